@@ -1,0 +1,442 @@
+package larder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Cache is a namespaced, fail-open cache over a Store. Build one with New in
+// main and pass it to what needs it; several Caches may live in one process.
+// A Cache is safe for concurrent use by multiple goroutines.
+//
+// Reads and writes fail open: when the store errs, is slower than
+// Options.Timeout, or the circuit breaker is open, Get and Exists report a
+// miss, Set and Delete drop the write, and none of them returns an error for
+// it. The failure is counted in Stats, sent to the Recorder and logged (rate
+// limited). Errors returned by those calls are the caller's own: an invalid
+// key or TTL, a value the codec cannot encode, the caller's context ending,
+// or a closed Cache. Clear, Ping, Count and Info are administrative and do
+// return store failures, wrapped in ErrUnavailable.
+type Cache struct {
+	opts    Options
+	store   Store    // nil in off mode
+	mode    Mode     // fixed at New
+	local   bool     // store never blocks: no budget, no breaker
+	prefix  string   // Namespace + ":"
+	pattern string   // prefix with glob characters escaped, for Clear
+	breaker *breaker // nil when off or local
+	logs    logLimiter
+	closed  atomic.Bool
+
+	counters [2]tierCounters // indexed by Tier
+	measure  bool            // a Recorder was given: time each call
+}
+
+// New returns a Cache configured by opts. It does not talk to the store: a
+// store that is unreachable at start-up makes a cache that fails open until
+// the store answers, never an error here. New returns an error wrapping
+// ErrInvalidOptions when opts fail validation.
+func New(opts Options) (*Cache, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache{
+		opts:    o,
+		store:   o.Store,
+		prefix:  o.Namespace + ":",
+		pattern: EscapeGlob(o.Namespace) + ":",
+		logs:    logLimiter{logger: o.Logger, clock: o.Clock, interval: o.LogInterval},
+		measure: opts.Recorder != nil,
+	}
+	switch s := o.Store.(type) {
+	case nil:
+		c.mode = ModeOff
+	case ModeReporter:
+		c.mode = s.Mode()
+	default:
+		c.mode = ModeCustom
+	}
+	if ls, ok := o.Store.(LocalStore); ok && ls.Local() {
+		c.local = true
+	}
+	if c.store != nil && !c.local {
+		c.breaker = newBreaker(o.BreakerThreshold, o.ProbeInterval, o.Timeout, c.store.Ping, o.Logger)
+	}
+	return c, nil
+}
+
+// Enabled reports whether the cache stores anything; it is false in off
+// mode. It is the guide's use_cache().
+func (c *Cache) Enabled() bool { return c.store != nil }
+
+// Mode reports how the cache keeps values.
+func (c *Cache) Mode() Mode { return c.mode }
+
+// Namespace returns the prefix every key is stored under (without the
+// trailing colon).
+func (c *Cache) Namespace() string { return c.opts.Namespace }
+
+// Store returns the underlying Store, or nil in off mode. It is for the rare
+// operation the Cache does not offer; keys written through it bypass the
+// namespace unless the caller adds it (see Key).
+func (c *Cache) Store() Store { return c.store }
+
+// Key returns the full store key for a caller's key: the namespace prefix
+// followed by key.
+func (c *Cache) Key(key string) string { return c.prefix + key }
+
+// Get looks key up and, on a hit, decodes the value into dst, which must be
+// a non-nil pointer. It reports whether it found a value. A value that no
+// longer decodes into dst's type is reported as a miss and counted as a
+// decode error. See Cache for the errors Get can return.
+func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
+	if err := c.check(ctx, key); err != nil {
+		return false, err
+	}
+	if c.store == nil {
+		return false, nil
+	}
+	var data []byte
+	found, d, err := c.do(ctx, OpGet, key, func(ctx context.Context) error {
+		var err error
+		data, err = c.store.Get(ctx, c.prefix+key)
+		return err
+	})
+	if !found {
+		return false, err
+	}
+	if err := c.opts.Codec.Unmarshal(data, dst); err != nil {
+		c.count(TierStore, OpGet, OutcomeDecodeError, d)
+		c.counters[TierStore].add(OpGet, OutcomeMiss, 1)
+		c.logs.failure(OpGet, OutcomeDecodeError, key, fmt.Errorf("%w: %w", ErrDecode, err))
+		return false, nil
+	}
+	c.count(TierStore, OpGet, OutcomeHit, d)
+	return true, nil
+}
+
+// Set encodes v and stores it under key for ttl; a zero ttl means
+// Options.DefaultTTL. A value the codec cannot encode returns an error
+// wrapping ErrEncode and stores nothing (in off mode too, so that such bugs
+// show in development). Store failures drop the write silently (see Cache).
+func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) error {
+	if err := c.check(ctx, key); err != nil {
+		return err
+	}
+	ttl, err := c.ttl(ttl)
+	if err != nil {
+		return err
+	}
+	data, err := c.opts.Codec.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%w: key %q: %w", ErrEncode, key, err)
+	}
+	if c.store == nil {
+		return nil
+	}
+	_, _, err = c.do(ctx, OpSet, key, func(ctx context.Context) error {
+		return c.store.Set(ctx, c.prefix+key, data, ttl)
+	})
+	return err
+}
+
+// Delete removes keys and returns how many existed. Store failures are
+// counted and reported as zero deletions (see Cache).
+func (c *Cache) Delete(ctx context.Context, keys ...string) (int, error) {
+	if len(keys) == 0 {
+		if c.closed.Load() {
+			return 0, ErrClosed
+		}
+		return 0, ctx.Err()
+	}
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		if err := c.check(ctx, k); err != nil {
+			return 0, err
+		}
+		full[i] = c.prefix + k
+	}
+	if c.store == nil {
+		return 0, nil
+	}
+	var n int
+	_, _, err := c.do(ctx, OpDelete, keys[0], func(ctx context.Context) error {
+		var err error
+		n, err = c.store.Delete(ctx, full...)
+		return err
+	})
+	return n, err
+}
+
+// Exists reports whether key holds a live value. Store failures report
+// false (see Cache). Exists is not a read of the value, so it counts in
+// neither hits nor misses.
+func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
+	if err := c.check(ctx, key); err != nil {
+		return false, err
+	}
+	if c.store == nil {
+		return false, nil
+	}
+	var found bool
+	_, _, err := c.do(ctx, OpExists, key, func(ctx context.Context) error {
+		var err error
+		found, err = c.store.Exists(ctx, c.prefix+key)
+		return err
+	})
+	return found, err
+}
+
+// Clear removes every key of this cache's namespace that matches pattern, a
+// Redis glob (*, ?, [a-z], \ escapes), and returns how many it removed. The
+// pattern applies to the caller's keys: "user:*" clears "user:1" and
+// "user:1:profile" and nothing outside the namespace. Use EscapeGlob for
+// parts meant literally. On Redis it is SCAN and UNLINK in batches; it is
+// bounded by ctx, not by Options.Timeout, and returns store failures
+// wrapped in ErrUnavailable.
+func (c *Cache) Clear(ctx context.Context, pattern string) (int, error) {
+	if pattern == "" {
+		return 0, fmt.Errorf("%w: empty pattern (use \"*\" for the whole namespace)", ErrInvalidPattern)
+	}
+	if err := c.check(ctx, pattern); err != nil {
+		return 0, err
+	}
+	if c.store == nil {
+		return 0, nil
+	}
+	return c.admin(ctx, OpClear, func(ctx context.Context) (int, error) {
+		return c.store.Clear(ctx, c.pattern+pattern)
+	})
+}
+
+// Count returns how many keys of this namespace match pattern (all of them
+// for "*"), when the store can count (Counter); otherwise it returns -1 and
+// no error.
+func (c *Cache) Count(ctx context.Context, pattern string) (int, error) {
+	if c.store == nil {
+		return 0, nil
+	}
+	counter, ok := c.store.(Counter)
+	if !ok {
+		return -1, nil
+	}
+	if err := c.check(ctx, pattern); err != nil {
+		return 0, err
+	}
+	return c.admin(ctx, OpClear, func(ctx context.Context) (int, error) {
+		return counter.Count(ctx, c.pattern+pattern)
+	})
+}
+
+// Info returns facts about the store's server (Redis INFO fields) when the
+// store provides them (Infoer); otherwise it returns nil and no error.
+func (c *Cache) Info(ctx context.Context) (map[string]string, error) {
+	infoer, ok := c.store.(Infoer)
+	if !ok {
+		return nil, nil
+	}
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
+	info, err := infoer.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return info, nil
+}
+
+// Ping checks that the store answers within Options.Timeout. It returns nil
+// in off mode, and an error wrapping ErrUnavailable when the store fails.
+// Unlike other calls it asks the store even while the breaker is open, so
+// that health checks tell the truth.
+func (c *Cache) Ping(ctx context.Context) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if c.store == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	if err := c.store.Ping(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close stops the breaker's probe and closes the store. Calls made after
+// Close return ErrClosed. Closing twice returns nil.
+func (c *Cache) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	if c.breaker != nil {
+		c.breaker.stop()
+	}
+	if c.store != nil {
+		return c.store.Close()
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the cache's counters.
+func (c *Cache) Stats() Stats {
+	s := Stats{
+		Mode:      c.mode,
+		Namespace: c.opts.Namespace,
+		Breaker:   BreakerNone,
+		Store:     c.counters[TierStore].snapshot(),
+		Local:     c.counters[TierLocal].snapshot(),
+	}
+	if c.breaker != nil {
+		s.Breaker = c.breaker.state()
+	}
+	return s
+}
+
+// check validates a caller's key and that the cache and context are alive.
+func (c *Cache) check(ctx context.Context, key string) error {
+	switch {
+	case c.closed.Load():
+		return ErrClosed
+	case key == "":
+		return fmt.Errorf("%w: empty key", ErrInvalidKey)
+	case len(key) > MaxKeyLen:
+		return fmt.Errorf("%w: key of %d bytes is longer than %d", ErrInvalidKey, len(key), MaxKeyLen)
+	}
+	return ctx.Err()
+}
+
+func (c *Cache) ttl(ttl time.Duration) (time.Duration, error) {
+	switch {
+	case ttl < 0:
+		return 0, fmt.Errorf("%w: %v is negative", ErrInvalidTTL, ttl)
+	case ttl == 0:
+		return c.opts.DefaultTTL, nil
+	case ttl < time.Millisecond:
+		// Redis counts in milliseconds; a shorter positive TTL must not
+		// round down to "no TTL" or to an error.
+		return time.Millisecond, nil
+	}
+	return ttl, nil
+}
+
+// do runs one fail-open store call under the time budget and the breaker.
+// It reports whether the call succeeded with a value (not ErrNotFound) and
+// how long it took (zero without a Recorder); its error is only ever the
+// caller's own context error. A successful Get is counted by the caller,
+// after decoding.
+func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Context) error) (bool, time.Duration, error) {
+	var err error
+	var d time.Duration
+	switch {
+	case c.local:
+		err = call(ctx)
+	case !c.breaker.allow():
+		c.count(TierStore, op, OutcomeRejected, 0)
+		if op == OpGet {
+			c.counters[TierStore].add(op, OutcomeMiss, 1)
+		}
+		return false, 0, nil
+	default:
+		var start time.Time
+		if c.measure {
+			start = c.opts.Clock.Now()
+		}
+		cctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+		err = call(cctx)
+		cancel()
+		if c.measure {
+			d = c.opts.Clock.Now().Sub(start)
+		}
+	}
+	switch {
+	case err == nil:
+		if c.breaker != nil {
+			c.breaker.success()
+		}
+		if op != OpGet {
+			c.count(TierStore, op, OutcomeOK, d)
+		}
+		return true, d, nil
+	case errors.Is(err, ErrNotFound):
+		if c.breaker != nil {
+			c.breaker.success()
+		}
+		c.count(TierStore, op, OutcomeMiss, d)
+		return false, d, nil
+	}
+	return false, d, c.failed(ctx, op, key, err, d)
+}
+
+// failed accounts for a store failure and returns the caller's own context
+// error, if any: that is the only failure a fail-open call reports.
+func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d time.Duration) error {
+	if cerr := ctx.Err(); cerr != nil {
+		// The caller gave up; that says nothing about the store's health.
+		return cerr
+	}
+	o := OutcomeError
+	if errors.Is(err, context.DeadlineExceeded) {
+		o = OutcomeTimeout
+		err = fmt.Errorf("%w after %v: %w", ErrTimeout, c.opts.Timeout, err)
+	}
+	c.count(TierStore, op, o, d)
+	if op == OpGet {
+		c.counters[TierStore].add(op, OutcomeMiss, 1)
+	}
+	if c.breaker != nil {
+		c.breaker.failure()
+	}
+	c.logs.failure(op, o, key, err)
+	return nil
+}
+
+// admin runs a call that reports store failures instead of failing open.
+func (c *Cache) admin(ctx context.Context, op Op, call func(context.Context) (int, error)) (int, error) {
+	if c.breaker != nil && !c.breaker.allow() {
+		c.count(TierStore, op, OutcomeRejected, 0)
+		return 0, fmt.Errorf("%w: circuit breaker open", ErrUnavailable)
+	}
+	n, err := call(ctx)
+	if err != nil {
+		if errors.Is(err, ErrInvalidPattern) {
+			return 0, err
+		}
+		if cerr := ctx.Err(); cerr == nil {
+			c.count(TierStore, op, OutcomeError, 0)
+		}
+		return n, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	c.count(TierStore, op, OutcomeOK, 0)
+	return n, nil
+}
+
+func (c *Cache) count(t Tier, op Op, o Outcome, d time.Duration) {
+	c.counters[t].add(op, o, 1)
+	c.opts.Recorder.Record(Event{Tier: t, Op: op, Outcome: o, Duration: d})
+}
+
+// EscapeGlob escapes the Redis glob metacharacters in s (* ? [ ] \) so that
+// a pattern built from it matches s literally, as in
+// c.Clear(ctx, "user:"+larder.EscapeGlob(email)+":*").
+func EscapeGlob(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

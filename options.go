@@ -1,0 +1,141 @@
+package larder
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New to zero-valued Options fields.
+const (
+	DefaultNamespace        = "larder"
+	DefaultTTL              = time.Hour
+	DefaultTimeout          = 50 * time.Millisecond
+	DefaultBreakerThreshold = 5
+	DefaultProbeInterval    = time.Second
+	DefaultLogInterval      = 10 * time.Second
+	// MaxKeyLen bounds a caller's key (before the namespace is added), so a
+	// key built from unbounded input cannot make every call expensive.
+	MaxKeyLen = 8 << 10
+)
+
+// Options configures a Cache. The zero value is valid and gives a disabled
+// (off mode) cache; every zero field means its documented default.
+type Options struct {
+	// Store is where values live. Nil means off mode: every read misses,
+	// every write succeeds without storing, and Enabled reports false.
+	Store Store
+
+	// Namespace prefixes every key as "<Namespace>:<key>", so that several
+	// applications, or several versions of one, can share a Redis. Clear,
+	// Count and the statistics see only their namespace. Default "larder".
+	Namespace string
+
+	// DefaultTTL is used by Set when it is given a zero TTL. Default 1 h.
+	DefaultTTL time.Duration
+
+	// Timeout is the budget of one store call. A call that takes longer is
+	// abandoned, counted as a timeout and treated as a miss (reads) or
+	// dropped (writes). Default 50 ms. Stores that never block
+	// (LocalStore) are called without a budget.
+	Timeout time.Duration
+
+	// Codec turns values into bytes and back. Default JSON.
+	Codec Codec
+
+	// BreakerThreshold is the number of consecutive store failures that
+	// opens the circuit breaker. While it is open the store is not called
+	// at all; a background probe pings it every ProbeInterval and closes the
+	// breaker on the first success. Default 5.
+	BreakerThreshold int
+
+	// ProbeInterval is how often an open breaker pings the store.
+	// Default 1 s.
+	ProbeInterval time.Duration
+
+	// LogInterval rate-limits the logging of store failures: at most one
+	// record per operation kind per interval, with the count of those
+	// suppressed. Default 10 s.
+	LogInterval time.Duration
+
+	// Logger receives warnings about store failures and breaker changes.
+	// Default: discard.
+	Logger *slog.Logger
+
+	// Clock tells the time, for rate-limited logging and operation
+	// latency. Default: the system clock.
+	Clock Clock
+
+	// Recorder receives one Event per cache operation, for metrics
+	// exporters. Default: none. Counters readable through Cache.Stats are
+	// kept whether or not a Recorder is set.
+	Recorder Recorder
+}
+
+// Clock tells the time. Implementations must be safe for concurrent use.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// SystemClock is the Clock that reads the system time.
+var SystemClock Clock = systemClock{}
+
+// withDefaults returns a copy of o with defaults filled in and checks it.
+func (o Options) withDefaults() (Options, error) {
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	if o.DefaultTTL == 0 {
+		o.DefaultTTL = DefaultTTL
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Codec == nil {
+		o.Codec = JSON{}
+	}
+	if o.BreakerThreshold == 0 {
+		o.BreakerThreshold = DefaultBreakerThreshold
+	}
+	if o.ProbeInterval == 0 {
+		o.ProbeInterval = DefaultProbeInterval
+	}
+	if o.LogInterval == 0 {
+		o.LogInterval = DefaultLogInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock
+	}
+	if o.Recorder == nil {
+		o.Recorder = nopRecorder{}
+	}
+	return o, o.validate()
+}
+
+func (o Options) validate() error {
+	switch {
+	case strings.ContainsAny(o.Namespace, " \t\r\n"):
+		return fmt.Errorf("%w: Namespace %q contains white space", ErrInvalidOptions, o.Namespace)
+	case len(o.Namespace) > 256:
+		return fmt.Errorf("%w: Namespace is longer than 256 bytes", ErrInvalidOptions)
+	case o.DefaultTTL < 0:
+		return fmt.Errorf("%w: DefaultTTL %v is negative", ErrInvalidOptions, o.DefaultTTL)
+	case o.Timeout < 0:
+		return fmt.Errorf("%w: Timeout %v is negative", ErrInvalidOptions, o.Timeout)
+	case o.BreakerThreshold < 0:
+		return fmt.Errorf("%w: BreakerThreshold %d is negative", ErrInvalidOptions, o.BreakerThreshold)
+	case o.ProbeInterval < 0:
+		return fmt.Errorf("%w: ProbeInterval %v is negative", ErrInvalidOptions, o.ProbeInterval)
+	case o.LogInterval < 0:
+		return fmt.Errorf("%w: LogInterval %v is negative", ErrInvalidOptions, o.LogInterval)
+	}
+	return nil
+}

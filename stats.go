@@ -1,0 +1,166 @@
+package larder
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Tier names one level of the cache.
+type Tier uint8
+
+// The tiers a Cache reports on.
+const (
+	// TierStore is the Store: memstore in memory mode, Redis in redis mode.
+	TierStore Tier = iota
+	// TierLocal is the in-process tier that stands in front of a remote
+	// store.
+	TierLocal
+)
+
+// String returns "store" or "local".
+func (t Tier) String() string {
+	if t == TierLocal {
+		return "local"
+	}
+	return "store"
+}
+
+// Op names a cache operation, for Events.
+type Op uint8
+
+// The operations a Cache records.
+const (
+	OpGet Op = iota
+	OpSet
+	OpDelete
+	OpExists
+	OpClear
+	OpPing
+)
+
+var opNames = [...]string{"get", "set", "delete", "exists", "clear", "ping"}
+
+// String returns the operation's lower-case name.
+func (o Op) String() string {
+	if int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return "unknown"
+}
+
+// Outcome says how one operation ended.
+type Outcome uint8
+
+// The outcomes of an operation.
+const (
+	// OutcomeOK is a successful write, delete, ping or clear.
+	OutcomeOK Outcome = iota
+	// OutcomeHit is a read that found a value.
+	OutcomeHit
+	// OutcomeMiss is a read that found nothing.
+	OutcomeMiss
+	// OutcomeError is a store failure; the cache failed open.
+	OutcomeError
+	// OutcomeTimeout is a store call abandoned at its time budget.
+	OutcomeTimeout
+	// OutcomeRejected is a call not made because the breaker was open.
+	OutcomeRejected
+	// OutcomeDecodeError is a stored value that did not decode into the
+	// caller's type; the read counted as a miss.
+	OutcomeDecodeError
+)
+
+var outcomeNames = [...]string{"ok", "hit", "miss", "error", "timeout", "rejected", "decode_error"}
+
+// String returns the outcome's lower-case name, as used in metric labels.
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
+// Event describes one cache operation. It is passed by value to a Recorder.
+type Event struct {
+	Tier     Tier
+	Op       Op
+	Outcome  Outcome
+	Duration time.Duration // zero for the local tier, to keep it cheap
+}
+
+// Recorder receives an Event for every cache operation; a metrics exporter
+// implements it. Record is called on the caller's goroutine, so it must be
+// fast, must not block, and must be safe for concurrent use.
+type Recorder interface {
+	Record(Event)
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) Record(Event) {}
+
+// TierStats counts what happened in one tier since the Cache was created.
+type TierStats struct {
+	Hits         uint64 `json:"hits"`
+	Misses       uint64 `json:"misses"`
+	Sets         uint64 `json:"sets"`
+	Deletes      uint64 `json:"deletes"`
+	Errors       uint64 `json:"errors"`
+	Timeouts     uint64 `json:"timeouts"`
+	Rejected     uint64 `json:"rejected"`
+	DecodeErrors uint64 `json:"decode_errors"`
+}
+
+// HitRatio returns hits/(hits+misses), or 0 before any read.
+func (s TierStats) HitRatio() float64 {
+	if n := s.Hits + s.Misses; n > 0 {
+		return float64(s.Hits) / float64(n)
+	}
+	return 0
+}
+
+// Stats is a snapshot of a Cache's counters, returned by Cache.Stats.
+type Stats struct {
+	Mode      Mode         `json:"mode"`
+	Namespace string       `json:"namespace"`
+	Breaker   BreakerState `json:"breaker"`
+	Store     TierStats    `json:"store"`
+	Local     TierStats    `json:"local"`
+}
+
+// tierCounters are the live, atomically updated counters behind TierStats.
+type tierCounters struct {
+	hits, misses, sets, deletes, errors, timeouts, rejected, decodeErrors atomic.Uint64
+}
+
+func (c *tierCounters) add(op Op, o Outcome, n uint64) {
+	switch o {
+	case OutcomeHit:
+		c.hits.Add(n)
+	case OutcomeMiss:
+		c.misses.Add(n)
+	case OutcomeError:
+		c.errors.Add(n)
+	case OutcomeTimeout:
+		c.timeouts.Add(n)
+	case OutcomeRejected:
+		c.rejected.Add(n)
+	case OutcomeDecodeError:
+		c.decodeErrors.Add(n)
+	case OutcomeOK:
+		switch op {
+		case OpSet:
+			c.sets.Add(n)
+		case OpDelete:
+			c.deletes.Add(n)
+		}
+	}
+}
+
+func (c *tierCounters) snapshot() TierStats {
+	return TierStats{
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Sets: c.sets.Load(),
+		Deletes: c.deletes.Load(), Errors: c.errors.Load(), Timeouts: c.timeouts.Load(),
+		Rejected: c.rejected.Load(), DecodeErrors: c.decodeErrors.Load(),
+	}
+}

@@ -1,0 +1,148 @@
+package larder
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the back end a Cache keeps its bytes in. It is deliberately small,
+// like database/sql/driver: a Store moves opaque byte values under full keys
+// and knows nothing of namespaces, codecs, time budgets or fail-open
+// behaviour, which the Cache adds on top.
+//
+// The contract every implementation must honour (checked by cachetest.Run):
+//
+//   - Keys are non-empty byte strings used exactly as given; the Cache has
+//     already added its namespace prefix.
+//   - Get returns a copy of the stored bytes, or an error wrapping ErrNotFound
+//     when the key is absent or expired. The caller may keep and modify the
+//     returned slice.
+//   - Set stores a copy of value, replacing any earlier value and its TTL. A
+//     ttl <= 0 is invalid: the Cache always passes a positive TTL, and a store
+//     may reject anything else with an error wrapping ErrInvalidTTL.
+//     An entry must not be returned after its TTL has passed.
+//   - Delete removes the given keys and returns how many existed. Deleting a
+//     missing key is not an error.
+//   - Exists reports whether a live entry exists under key.
+//   - Clear removes every key that matches pattern, a Redis glob pattern
+//     (*, ?, [abc], [^a], [a-z], and \ to escape the next character), and
+//     returns how many keys it removed. It must not block the server
+//     (Redis: SCAN and UNLINK in batches, never KEYS or FLUSH*), and keys
+//     written while it runs may or may not be removed.
+//   - Ping checks that the back end is reachable.
+//   - Close releases the store's resources and stops its goroutines. Calls
+//     after Close return an error wrapping ErrClosed.
+//   - Every method is safe for concurrent use and honours ctx: it returns
+//     promptly, with an error, once ctx is done.
+//   - Errors other than ErrNotFound mean the back end failed; the Cache
+//     counts them and fails open.
+//
+// Optional powers are separate interfaces (ConditionalStore, BatchStore,
+// InvalidationSource, Counter), detected by the Cache with a type assertion,
+// in the way net/http detects http.Flusher.
+type Store interface {
+	Get(ctx context.Context, key string) ([]byte, error)
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Delete(ctx context.Context, keys ...string) (int, error)
+	Exists(ctx context.Context, key string) (bool, error)
+	Clear(ctx context.Context, pattern string) (int, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ConditionalStore is implemented by stores that can write conditionally.
+// It is what leases (a placeholder written only when the key is absent) and
+// versioned write-through (a value replaced only when it is still the one
+// the writer read) are built on. Both operations are atomic with respect to
+// every other operation on the same key, including operations made by other
+// processes sharing the back end.
+type ConditionalStore interface {
+	Store
+	// SetNX stores value under key with the given ttl only if the key holds
+	// no live entry, and reports whether it stored it.
+	SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+	// CompareAndSwap replaces the value under key with value (and its TTL with
+	// ttl) only if the key currently holds exactly old, and reports whether it
+	// did. An absent key never matches.
+	CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error)
+	// CompareAndDelete removes key only if it currently holds exactly old, and
+	// reports whether it did.
+	CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error)
+}
+
+// BatchStore is implemented by stores that can read and write many keys in
+// one round trip.
+type BatchStore interface {
+	Store
+	// GetMany returns the values of keys in the same order; a missing key
+	// yields a nil slice at its position (never an ErrNotFound error).
+	GetMany(ctx context.Context, keys []string) ([][]byte, error)
+	// SetMany stores every item; it is not atomic across items.
+	SetMany(ctx context.Context, items []Item) error
+}
+
+// Item is one entry written by BatchStore.SetMany.
+type Item struct {
+	Key   string
+	Value []byte
+	TTL   time.Duration
+}
+
+// InvalidationSource is implemented by stores shared between processes that
+// can tell a process when keys change elsewhere (Redis: RESP3 client
+// tracking). The Cache uses it to keep an in-process tier coherent.
+type InvalidationSource interface {
+	Store
+	// OnInvalidate registers fn to be called with the full keys that changed.
+	// A nil keys slice means "anything may have changed" (for example after a
+	// reconnect) and the receiver must drop everything it holds. fn must not
+	// block. The returned function unregisters fn.
+	OnInvalidate(fn func(keys []string)) (cancel func())
+}
+
+// Counter is implemented by stores that can count the keys matching a
+// pattern without removing them, for statistics.
+type Counter interface {
+	Store
+	// Count returns how many keys match pattern (a Redis glob, as in Clear).
+	Count(ctx context.Context, pattern string) (int, error)
+}
+
+// Infoer is implemented by stores that can describe their server, for the
+// admin handlers (Redis INFO: used_memory, connected_clients, …).
+type Infoer interface {
+	Store
+	// Info returns server facts as flat string pairs.
+	Info(ctx context.Context) (map[string]string, error)
+}
+
+// Mode names how a Cache keeps its values.
+type Mode string
+
+// The modes a Cache reports through Cache.Mode.
+const (
+	// ModeOff is a disabled cache: no store, every read misses.
+	ModeOff Mode = "off"
+	// ModeMemory is an in-process store (memstore), for one machine.
+	ModeMemory Mode = "memory"
+	// ModeRedis is a Redis or Valkey server shared between machines.
+	ModeRedis Mode = "redis"
+	// ModeCustom is any other Store that does not report its mode.
+	ModeCustom Mode = "custom"
+)
+
+// ModeReporter is implemented by stores that say which Mode they give a
+// Cache. A Store that does not implement it makes a ModeCustom cache.
+type ModeReporter interface {
+	Mode() Mode
+}
+
+// LocalStore is implemented by stores whose calls never wait on I/O or on
+// another process (memstore). The Cache calls them without a time budget
+// and without the circuit breaker, which would only add cost.
+type LocalStore interface {
+	Store
+	// Local reports whether the store is in-process; false means the
+	// store is treated as remote.
+	Local() bool
+}
