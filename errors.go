@@ -11,10 +11,13 @@ var (
 	ErrClosed = errors.New("larder: closed")
 	// ErrInvalidKey is returned for an empty key or one that is too long.
 	ErrInvalidKey = errors.New("larder: invalid key")
-	// ErrInvalidTTL is returned for a negative TTL.
+	// ErrInvalidTTL is returned by the Cache for a negative TTL, and by a
+	// Store for a TTL that is not positive.
 	ErrInvalidTTL = errors.New("larder: invalid ttl")
 	// ErrInvalidPattern is returned for a malformed glob pattern.
 	ErrInvalidPattern = errors.New("larder: invalid pattern")
+	// ErrTooLarge is returned by a Store for a value it cannot hold.
+	ErrTooLarge = errors.New("larder: value too large")
 	// ErrEncode is returned when a value cannot be encoded by the codec;
 	// nothing is stored.
 	ErrEncode = errors.New("larder: cannot encode value")

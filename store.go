@@ -14,26 +14,32 @@ import (
 //
 //   - Keys are non-empty byte strings used exactly as given; the Cache has
 //     already added its namespace prefix.
-//   - Get returns a copy of the stored bytes, or an error wrapping ErrNotFound
-//     when the key is absent or expired. The caller may keep and modify the
-//     returned slice.
+//   - Get returns a copy of the stored bytes (a present empty value is a
+//     non-nil empty slice), or an error wrapping ErrNotFound when the key is
+//     absent or expired. The caller may keep and modify the returned slice.
 //   - Set stores a copy of value, replacing any earlier value and its TTL. A
 //     ttl <= 0 is invalid: the Cache always passes a positive TTL, and a store
-//     may reject anything else with an error wrapping ErrInvalidTTL.
-//     An entry must not be returned after its TTL has passed.
-//   - Delete removes the given keys and returns how many existed. Deleting a
-//     missing key is not an error.
+//     rejects anything else with an error wrapping ErrInvalidTTL. An entry
+//     must not be returned after its TTL has passed. A value the store cannot
+//     hold returns an error wrapping ErrTooLarge.
+//   - Delete removes the given keys and returns how many existed (a key
+//     given twice counts once; expired keys count as absent). Deleting a
+//     missing key, or no key at all, is not an error.
 //   - Exists reports whether a live entry exists under key.
-//   - Clear removes every key that matches pattern, a Redis glob pattern
-//     (*, ?, [abc], [^a], [a-z], and \ to escape the next character), and
-//     returns how many keys it removed. It must not block the server
-//     (Redis: SCAN and UNLINK in batches, never KEYS or FLUSH*), and keys
-//     written while it runs may or may not be removed.
+//   - Clear removes every key that matches pattern and returns how many
+//     live keys it removed. Patterns follow Redis's stringmatchlen: *, ?,
+//     [abc], [^a], [a-z] (reversed ranges allowed), and \ escaping the next
+//     character; a pattern Redis can never match may be refused with
+//     ErrInvalidPattern. Clear must not block the server (Redis: SCAN and
+//     UNLINK in batches, never KEYS or FLUSH*), and keys written while it
+//     runs may or may not be removed.
 //   - Ping checks that the back end is reachable.
 //   - Close releases the store's resources and stops its goroutines. Calls
-//     after Close return an error wrapping ErrClosed.
-//   - Every method is safe for concurrent use and honours ctx: it returns
-//     promptly, with an error, once ctx is done.
+//     after Close, including a second Close, return an error wrapping
+//     ErrClosed.
+//   - Every method is safe for concurrent use and honours ctx: once ctx is
+//     done it returns promptly with an error wrapping ctx.Err(), so that the
+//     Cache can tell its own time budget from a failing back end.
 //   - Errors other than ErrNotFound mean the back end failed; the Cache
 //     counts them and fails open.
 //
@@ -75,9 +81,11 @@ type ConditionalStore interface {
 type BatchStore interface {
 	Store
 	// GetMany returns the values of keys in the same order; a missing key
-	// yields a nil slice at its position (never an ErrNotFound error).
+	// yields a nil slice at its position (never an ErrNotFound error), a
+	// present empty value a non-nil empty slice. No keys is no error.
 	GetMany(ctx context.Context, keys []string) ([][]byte, error)
-	// SetMany stores every item; it is not atomic across items.
+	// SetMany stores every item; it is not atomic across items. No items
+	// is no error.
 	SetMany(ctx context.Context, items []Item) error
 }
 
