@@ -228,26 +228,33 @@ func (c *Cache) Count(ctx context.Context, pattern string) (int, error) {
 	if err := c.check(ctx, pattern); err != nil {
 		return 0, err
 	}
-	return c.admin(ctx, OpClear, func(ctx context.Context) (int, error) {
+	return c.admin(ctx, OpCount, func(ctx context.Context) (int, error) {
 		return counter.Count(ctx, c.pattern+pattern)
 	})
 }
 
 // Info returns facts about the store's server (Redis INFO fields) when the
-// store provides them (Infoer); otherwise it returns nil and no error.
+// store provides them (Infoer); otherwise it returns nil and no error. Like
+// Clear and Count it is bounded by ctx, refused while the breaker is open,
+// and returns store failures wrapped in ErrUnavailable.
 func (c *Cache) Info(ctx context.Context) (map[string]string, error) {
 	infoer, ok := c.store.(Infoer)
 	if !ok {
+		if c.closed.Load() {
+			return nil, ErrClosed
+		}
 		return nil, nil
 	}
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
-	info, err := infoer.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	return info, nil
+	var info map[string]string
+	_, err := c.admin(ctx, OpInfo, func(ctx context.Context) (int, error) {
+		var err error
+		info, err = infoer.Info(ctx)
+		return len(info), err
+	})
+	return info, err
 }
 
 // Ping checks that the store answers within Options.Timeout. It returns nil

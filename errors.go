@@ -25,7 +25,7 @@ var (
 	// not decode into the caller's type.
 	ErrDecode = errors.New("larder: cannot decode value")
 	// ErrUnavailable is returned by operations that do not fail open (Clear,
-	// Ping, Count) when the store is failing or the circuit breaker is open.
+	// Ping, Count, Info) when the store is failing or the circuit breaker is open.
 	ErrUnavailable = errors.New("larder: store unavailable")
 	// ErrTimeout is counted when a store call exceeds its time budget.
 	ErrTimeout = errors.New("larder: store timeout")

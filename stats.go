@@ -17,12 +17,19 @@ const (
 	TierLocal
 )
 
-// String returns "store" or "local".
+// NumTiers is the number of Tier values, dense from zero, so that exporters
+// can pre-build one series per tier.
+const NumTiers = 2
+
+// String returns "store", "local", or "unknown" for any other value.
 func (t Tier) String() string {
-	if t == TierLocal {
+	switch t {
+	case TierStore:
+		return "store"
+	case TierLocal:
 		return "local"
 	}
-	return "store"
+	return "unknown"
 }
 
 // Op names a cache operation, for Events.
@@ -36,9 +43,14 @@ const (
 	OpExists
 	OpClear
 	OpPing
+	OpCount
+	OpInfo
 )
 
-var opNames = [...]string{"get", "set", "delete", "exists", "clear", "ping"}
+var opNames = [...]string{"get", "set", "delete", "exists", "clear", "ping", "count", "info"}
+
+// NumOps is the number of Op values, dense from zero.
+const NumOps = len(opNames)
 
 // String returns the operation's lower-case name.
 func (o Op) String() string {
@@ -71,6 +83,9 @@ const (
 )
 
 var outcomeNames = [...]string{"ok", "hit", "miss", "error", "timeout", "rejected", "decode_error"}
+
+// NumOutcomes is the number of Outcome values, dense from zero.
+const NumOutcomes = len(outcomeNames)
 
 // String returns the outcome's lower-case name, as used in metric labels.
 func (o Outcome) String() string {

@@ -124,6 +124,13 @@ type Infoer interface {
 	Info(ctx context.Context) (map[string]string, error)
 }
 
+// Sizer is implemented by in-process stores that can say how much they
+// hold, for the admin statistics.
+type Sizer interface {
+	// Size returns the number of entries and the bytes they weigh.
+	Size() (entries int, bytes uint64)
+}
+
 // Mode names how a Cache keeps its values.
 type Mode string
 

@@ -41,6 +41,7 @@ var (
 	_ larder.BatchStore       = (*Store)(nil)
 	_ larder.Counter          = (*Store)(nil)
 	_ larder.LocalStore       = (*Store)(nil)
+	_ larder.Sizer            = (*Store)(nil)
 	_ larder.ModeReporter     = (*Store)(nil)
 )
 
