@@ -140,7 +140,7 @@ func TestStatsRemote(t *testing.T) {
 			},
 			wantGone: map[string]string{
 				"keys":        "circuit breaker open",
-				"server_info": "connection refused",
+				"server_info": "circuit breaker open",
 			},
 		},
 	}
