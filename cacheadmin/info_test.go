@@ -45,7 +45,7 @@ func TestInfo(t *testing.T) {
 				return newFakeCache(t, f)
 			},
 			want: map[string]any{"mode": "redis", "enabled": true},
-			// The Get and Set above fail twice, which opens the breaker
+			// The test's Get and Set fail twice, which opens the breaker
 			// (threshold 2), so Info is refused without calling the store.
 			wantGone: "larder: store unavailable: circuit breaker open",
 		},
