@@ -1,0 +1,292 @@
+package larder_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/config"
+	"github.com/larderhq/larder/internal/redistest"
+	"github.com/larderhq/larder/memstore"
+	"github.com/larderhq/larder/redisstore"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+// modes builds one Cache per real store: the guide's tests run against
+// each.
+func modes(t *testing.T) map[string]func(t *testing.T, o larder.Options) *larder.Cache {
+	return map[string]func(t *testing.T, o larder.Options) *larder.Cache{
+		"memory": func(t *testing.T, o larder.Options) *larder.Cache {
+			s, err := memstore.New(memstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Store = s
+			return newCache(t, o)
+		},
+		"redis": func(t *testing.T, o larder.Options) *larder.Cache {
+			srv := redistest.Shared(t)
+			s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Store = s
+			return newCache(t, o)
+		},
+	}
+}
+
+type profile struct {
+	ID      int               `json:"id"`
+	Name    string            `json:"name"`
+	Tags    []string          `json:"tags"`
+	Attrs   map[string]string `json:"attrs"`
+	Score   float64           `json:"score"`
+	Active  bool              `json:"active"`
+	Created time.Time         `json:"created"`
+	Manager *profile          `json:"manager,omitempty"`
+}
+
+// TestGuideOperations is the guide's "all cache operations work correctly"
+// and "JSON serialization/deserialization", against real stores.
+func TestGuideOperations(t *testing.T) {
+	for name, open := range modes(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			c := open(t, larder.Options{Namespace: "guide"})
+			if !c.Enabled() || string(c.Mode()) != name {
+				t.Fatalf("Enabled=%v Mode=%q", c.Enabled(), c.Mode())
+			}
+			want := profile{ID: 7, Name: "Ada Lovelace — ☃", Tags: []string{"a", "b"}, Attrs: map[string]string{"k": "v"},
+				Score: 0.25, Active: true, Created: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Manager: &profile{ID: 1, Name: "Babbage"}}
+			if err := c.Set(ctx, "user:7", want, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			var got profile
+			if ok, err := c.Get(ctx, "user:7", &got); !ok || err != nil {
+				t.Fatalf("Get = %v, %v", ok, err)
+			}
+			if got.Name != want.Name || !got.Created.Equal(want.Created) || got.Manager.Name != "Babbage" || got.Attrs["k"] != "v" || len(got.Tags) != 2 {
+				t.Fatalf("round trip: got %+v", got)
+			}
+			var m map[string]any
+			if ok, _ := c.Get(ctx, "user:7", &m); !ok || m["name"] != want.Name {
+				t.Fatalf("decoding into a map: %v %v", ok, m)
+			}
+			if ok, _ := c.Exists(ctx, "user:7"); !ok {
+				t.Fatal("Exists = false")
+			}
+			for _, k := range []string{"user:1:profile", "user:1:settings", "user:2:profile", "users:list:1", "users:list:2", "user:*:x"} {
+				if err := c.Set(ctx, k, k, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, err := c.Clear(ctx, "users:list:*"); n != 2 || err != nil {
+				t.Fatalf("Clear(users:list:*) = %d, %v; want 2", n, err)
+			}
+			if n, err := c.Clear(ctx, "user:"+larder.EscapeGlob("*")+":*"); n != 1 || err != nil {
+				t.Fatalf("Clear of the literal * key = %d, %v; want 1", n, err)
+			}
+			if n, err := c.Clear(ctx, "user:1:*"); n != 2 || err != nil {
+				t.Fatalf("Clear(user:1:*) = %d, %v; want 2", n, err)
+			}
+			if n, _ := c.Count(ctx, "*"); n != 2 {
+				t.Fatalf("Count = %d, want 2 (user:7, user:2:profile)", n)
+			}
+			if n, _ := c.Delete(ctx, "user:7", "user:2:profile", "missing"); n != 2 {
+				t.Fatalf("Delete = %d, want 2", n)
+			}
+			if ok, _ := c.Get(ctx, "user:7", &got); ok {
+				t.Fatal("hit after Delete")
+			}
+			if err := c.Set(ctx, "short", 1, 50*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 2*time.Second, func() bool { ok, _ := c.Exists(ctx, "short"); return !ok })
+			if err := c.Ping(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestUnencodableValuesStoreNothing(t *testing.T) {
+	type cyclic struct{ Next *cyclic }
+	loop := &cyclic{}
+	loop.Next = loop
+	for name, open := range modes(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			c := open(t, larder.Options{})
+			for what, v := range map[string]any{"chan": make(chan int), "func": func() {}, "NaN": math.NaN(), "+Inf": math.Inf(1), "cycle": loop} {
+				if err := c.Set(ctx, "bad:"+what, v, 0); !errors.Is(err, larder.ErrEncode) {
+					t.Fatalf("Set(%s) = %v, want ErrEncode", what, err)
+				}
+				if ok, _ := c.Exists(ctx, "bad:"+what); ok {
+					t.Fatalf("Set(%s) stored something", what)
+				}
+			}
+			// A value that no longer fits the caller's type is a miss.
+			if err := c.Set(ctx, "shape", []int{1, 2}, 0); err != nil {
+				t.Fatal(err)
+			}
+			var p profile
+			if ok, err := c.Get(ctx, "shape", &p); ok || err != nil {
+				t.Fatalf("Get into the wrong type = %v, %v; want a miss", ok, err)
+			}
+			if c.Stats().Store.DecodeErrors != 1 {
+				t.Fatalf("decode errors = %d", c.Stats().Store.DecodeErrors)
+			}
+		})
+	}
+}
+
+// TestEnvironmentAware is the guide's "disabled in DEBUG, enabled in
+// production", through the configuration a deployment uses.
+func TestEnvironmentAware(t *testing.T) {
+	srv := redistest.Shared(t)
+	for _, tc := range []struct {
+		name    string
+		vars    map[string]string
+		mode    larder.Mode
+		enabled bool
+	}{
+		{"debug", map[string]string{"DEBUG": "True", "REDIS_URL": srv.URL()}, larder.ModeOff, false},
+		{"production with Redis", map[string]string{"DEBUG": "False", "REDIS_URL": srv.URL()}, larder.ModeRedis, true},
+		{"production, guide variables", map[string]string{"DEBUG": "False", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": strconv.Itoa(srv.Port()), "REDIS_DB": "3"}, larder.ModeRedis, true},
+		{"production without Redis", map[string]string{"DEBUG": "False"}, larder.ModeMemory, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cfg config.Config
+			if err := config.Parse(&cfg, tc.vars); err != nil {
+				t.Fatal(err)
+			}
+			c, err := cfg.Open(nil, larder.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if c.Mode() != tc.mode || c.Enabled() != tc.enabled {
+				t.Fatalf("mode %q enabled %v; want %q %v", c.Mode(), c.Enabled(), tc.mode, tc.enabled)
+			}
+			ctx := context.Background()
+			if err := c.Set(ctx, "env:k", "v", time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			var v string
+			ok, err := c.Get(ctx, "env:k", &v)
+			if err != nil || ok != tc.enabled {
+				t.Fatalf("Get = %v, %v; want hit=%v", ok, err, tc.enabled)
+			}
+			if tc.mode == larder.ModeRedis {
+				if redisstore.ClientOf(c) == nil {
+					t.Fatal("ClientOf = nil in redis mode")
+				}
+			} else if redisstore.ClientOf(c) != nil {
+				t.Fatal("ClientOf != nil outside redis mode")
+			}
+		})
+	}
+}
+
+// TestRedisKilledFailsOpen: with the server killed, every call returns
+// within the budget plus 10 ms, as a miss and without an error; after a
+// restart the same Cache serves hits again.
+func TestRedisKilledFailsOpen(t *testing.T) {
+	for _, fault := range []string{"killed", "paused"} {
+		t.Run(fault, func(t *testing.T) {
+			srv := redistest.Start(t)
+			store, err := redisstore.New(redisstore.Options{Addr: srv.Addr()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const budget = 50 * time.Millisecond
+			c := newCache(t, larder.Options{Store: store, Timeout: budget, ProbeInterval: 50 * time.Millisecond})
+			ctx := context.Background()
+			if err := c.Set(ctx, "k", "before", 0); err != nil {
+				t.Fatal(err)
+			}
+			if fault == "killed" {
+				srv.Kill()
+			} else {
+				srv.Pause()
+			}
+			var worst time.Duration
+			calls := []func() (bool, error){
+				func() (bool, error) { var s string; return c.Get(ctx, "k", &s) },
+				func() (bool, error) { return false, c.Set(ctx, "k", "during", 0) },
+				func() (bool, error) { n, err := c.Delete(ctx, "k"); return n > 0, err },
+				func() (bool, error) { return c.Exists(ctx, "k") },
+			}
+			for round := range 5 { // past the breaker threshold, so both paths are timed
+				for i, call := range calls {
+					start := time.Now()
+					ok, err := call()
+					d := time.Since(start)
+					worst = max(worst, d)
+					if err != nil || ok {
+						t.Fatalf("round %d call %d = %v, %v; want a miss and no error", round, i, ok, err)
+					}
+				}
+			}
+			t.Logf("%s: slowest call %v (budget %v)", fault, worst, budget)
+			if worst > budget+10*time.Millisecond {
+				t.Errorf("%s: a call took %v, over the budget %v + 10ms", fault, worst, budget)
+			}
+			if s := c.Stats(); s.Breaker != larder.BreakerOpen || s.Store.Errors+s.Store.Timeouts == 0 {
+				t.Fatalf("stats after the fault: %+v", s)
+			}
+			if fault == "killed" {
+				srv.Restart()
+			} else {
+				srv.Resume()
+			}
+			// The same Cache recovers by itself: the breaker's probe
+			// closes it and writes land again.
+			waitFor(t, 10*time.Second, func() bool {
+				if err := c.Set(ctx, "k", "after", 0); err != nil {
+					t.Fatal(err)
+				}
+				var v string
+				ok, _ := c.Get(ctx, "k", &v)
+				return ok && v == "after"
+			})
+		})
+	}
+}
+
+// TestCloseLeavesNothingRunning is the guide's "connection cleanup".
+func TestCloseLeavesNothingRunning(t *testing.T) {
+	srv := redistest.Shared(t)
+	opts := goleak.IgnoreCurrent()
+	for name, open := range map[string]func() (larder.Store, error){
+		"memory": func() (larder.Store, error) { return memstore.New(memstore.Options{}) },
+		"redis":  func() (larder.Store, error) { return redisstore.New(redisstore.Options{Addr: srv.Addr()}) },
+		"redis unreachable": func() (larder.Store, error) {
+			return redisstore.New(redisstore.Options{Addr: "127.0.0.1:1"})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := larder.New(larder.Options{Store: s, BreakerThreshold: 1, ProbeInterval: 10 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = c.Set(context.Background(), "k", 1, 0)
+			_, _ = c.Get(context.Background(), "k", new(int))
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			goleak.VerifyNone(t, opts)
+		})
+	}
+}

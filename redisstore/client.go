@@ -1,0 +1,21 @@
+package redisstore
+
+import (
+	"github.com/larderhq/larder"
+	"github.com/redis/rueidis"
+)
+
+// Mode reports larder.ModeRedis, so that a Cache over this store says so.
+func (s *Store) Mode() larder.Mode { return larder.ModeRedis }
+
+// ClientOf returns the rueidis client under c, for the rare raw command
+// the Cache does not offer: the guide's get_redis_cache(). It returns nil
+// unless c is in redis mode and connected. Keys written through the client
+// bypass the namespace unless the caller adds it (see Cache.Key). The
+// client is safe for concurrent use; do not close it, c owns it.
+func ClientOf(c *larder.Cache) rueidis.Client {
+	if s, ok := c.Store().(*Store); ok {
+		return s.Client()
+	}
+	return nil
+}

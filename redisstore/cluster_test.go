@@ -1,0 +1,85 @@
+package redisstore
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/cachetest"
+	"github.com/larderhq/larder/internal/redistest"
+)
+
+// TestCluster runs the store against a real three-master Cluster with a
+// replica, where keys live in different slots on different nodes: the
+// multi-key paths (Delete, GetMany, SetMany) must split by slot, and Clear
+// and Count must visit every master once and no replica.
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	cluster := redistest.StartCluster(t, 3, 1)
+	addrs := strings.Join(cluster.Addrs(), ",")
+
+	t.Run("operations", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, Options{Addr: addrs})
+		if c := s.conn.Load(); c == nil || !c.cluster {
+			t.Fatal("the store did not detect the Cluster")
+		}
+		ctx := ctxFor(t, 30*time.Second)
+		const n = 3000 // several SCAN batches per master
+		items := make([]larder.Item, n)
+		keys := make([]string, n)
+		for i := range items {
+			keys[i] = "op:" + strconv.Itoa(i)
+			items[i] = larder.Item{Key: keys[i], Value: []byte(strconv.Itoa(i)), TTL: time.Minute}
+		}
+		if err := s.SetMany(ctx, items); err != nil {
+			t.Fatalf("SetMany across slots: %v", err)
+		}
+		vals, err := s.GetMany(ctx, append(keys[:10:10], "op:missing"))
+		if err != nil {
+			t.Fatalf("GetMany across slots: %v", err)
+		}
+		for i, v := range vals[:10] {
+			if string(v) != strconv.Itoa(i) {
+				t.Fatalf("GetMany value %d = %q", i, v)
+			}
+		}
+		if vals[10] != nil {
+			t.Fatalf("GetMany of a missing key = %q, want nil", vals[10])
+		}
+		if got, err := s.Delete(ctx, keys[:100]...); got != 100 || err != nil {
+			t.Fatalf("Delete across slots = %d, %v; want 100", got, err)
+		}
+		if got, err := s.Count(ctx, "op:*"); got != n-100 || err != nil {
+			t.Fatalf("Count = %d, %v; want %d (each key once, replicas skipped)", got, err, n-100)
+		}
+		if got, err := s.Clear(ctx, "op:*"); got != n-100 || err != nil {
+			t.Fatalf("Clear = %d, %v; want %d", got, err, n-100)
+		}
+		if got, err := s.Count(ctx, "op:*"); got != 0 || err != nil {
+			t.Fatalf("Count after Clear = %d, %v", got, err)
+		}
+		if ok, err := s.SetNX(ctx, "lease", []byte("a"), time.Minute); !ok || err != nil {
+			t.Fatalf("SetNX = %v, %v", ok, err)
+		}
+		if ok, err := s.CompareAndSwap(ctx, "lease", []byte("a"), []byte("b"), time.Minute); !ok || err != nil {
+			t.Fatalf("CompareAndSwap = %v, %v", ok, err)
+		}
+		if info, err := s.Info(ctx); err != nil || info["redis_mode"] != "cluster" {
+			t.Fatalf("Info: redis_mode = %q, %v", info["redis_mode"], err)
+		}
+	})
+
+	t.Run("contract", func(t *testing.T) {
+		t.Parallel()
+		cachetest.Run(t, func(t *testing.T) larder.Store {
+			s, err := New(Options{Addr: addrs})
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			return s
+		})
+	})
+}

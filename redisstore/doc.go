@@ -1,0 +1,33 @@
+// Package redisstore is the Redis (and Valkey) back end of larder: a
+// larder.Store over github.com/redis/rueidis, for standalone servers,
+// Sentinel-managed masters and Clusters (detected automatically), with TLS
+// and ACL users.
+//
+// Besides the Store contract it implements larder.ConditionalStore (SET NX
+// and two Lua scripts for compare-and-swap and compare-and-delete),
+// larder.BatchStore (MGET, or pipelined GETs on a Cluster, and pipelined
+// SETs), larder.Counter and larder.Infoer.
+//
+// # Failing open
+//
+// A cache must never be the reason a service is down, so the store is
+// built to fail quickly and recover by itself:
+//
+//   - New does not fail when Redis is unreachable. It logs a warning,
+//     returns a store whose calls fail at once with larder.ErrUnavailable,
+//     and connects in the background; configuration errors (a bad URL, a
+//     wrong password, an untrusted certificate) are still returned.
+//   - Every call returns by its context's deadline, even when the server is
+//     hung (stopped, or its network black-holed), which rueidis alone does
+//     not guarantee under load. Errors caused by an unreachable server wrap
+//     larder.ErrUnavailable; those caused by the context wrap its error.
+//   - Once connected, rueidis reconnects by itself after the server
+//     restarts; a failed command is retried once at once, never with a
+//     delay, so a dead server costs a call almost nothing.
+//
+// # Keys and patterns
+//
+// Keys and values are used exactly as given, as binary-safe strings. Clear
+// and Count take Redis glob patterns and walk the keyspace with SCAN (on
+// every master of a Cluster); KEYS, FLUSHDB and FLUSHALL are never sent.
+package redisstore

@@ -1,0 +1,37 @@
+package redisstore
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/larderhq/larder/internal/redistest"
+)
+
+// TestSentinel connects through a real Sentinel to the master it monitors.
+func TestSentinel(t *testing.T) {
+	t.Parallel()
+	master := redistest.Start(t, redistest.WithPassword("sentinel-master-pw"))
+	sentinel := redistest.StartSentinel(t, master, "mymaster")
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{"options", Options{Addr: sentinel.Addr(), SentinelMasterSet: "mymaster", Password: "sentinel-master-pw"}},
+		{"url", Options{URL: "redis://:sentinel-master-pw@" + sentinel.Addr() + "?master_set=mymaster"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var logs logBuffer
+			tt.opts.Logger = newLogger(&logs)
+			s := newStore(t, tt.opts)
+			roundTrip(t, s)
+			if got, _ := master.Do("GET", "rt").ToString(); got != "v" {
+				t.Fatalf("the master has %q, want the value written through the Sentinel", got)
+			}
+			if strings.Contains(logs.String(), "sentinel-master-pw") {
+				t.Errorf("the password was logged:\n%s", logs.String())
+			}
+		})
+	}
+}

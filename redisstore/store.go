@@ -1,0 +1,183 @@
+package redisstore
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/larderhq/larder"
+	"github.com/redis/rueidis"
+)
+
+// Store is a larder.Store backed by Redis or Valkey (standalone, Sentinel or
+// Cluster) through rueidis. It also implements larder.ConditionalStore,
+// larder.BatchStore, larder.Counter and larder.Infoer.
+//
+// A Store is safe for concurrent use by any number of goroutines. Create it
+// with New and release it with Close.
+type Store struct {
+	opts    rueidis.ClientOption
+	network string // "tcp", or "unix" for a unix:// URL
+	target  string // the addresses, for logs and errors; never credentials
+	log     *slog.Logger
+
+	// conn holds the connected client; nil until the first connection
+	// succeeds. It is swapped in once by the background connector, after
+	// which rueidis reconnects by itself.
+	conn atomic.Pointer[connection]
+
+	// life is cancelled by Close. It aborts the background connector and
+	// any dial or handshake still in progress.
+	life     context.Context
+	cancel   context.CancelFunc
+	closed   atomic.Bool
+	mu       sync.Mutex    // orders Close against the connector's swap-in
+	connDone chan struct{} // closed when the background connector exits
+
+	// inFlight counts calls running in bounded; maxInFlight is their
+	// bound (a field so that tests can lower it).
+	inFlight    atomic.Int64
+	maxInFlight int64
+
+	casScript *rueidis.Lua
+	cadScript *rueidis.Lua
+}
+
+// connection is the client with facts about it fixed when it connected.
+type connection struct {
+	client  rueidis.Client
+	cluster bool
+}
+
+// The store's optional powers, checked at compile time.
+var (
+	_ larder.ConditionalStore = (*Store)(nil)
+	_ larder.BatchStore       = (*Store)(nil)
+	_ larder.Counter          = (*Store)(nil)
+	_ larder.Infoer           = (*Store)(nil)
+	_ larder.ModeReporter     = (*Store)(nil)
+)
+
+// New returns a Store for the server that opts describe.
+//
+// New returns an error for options that are invalid (wrapping
+// larder.ErrInvalidOptions) and for a server that rejects the store's
+// configuration: wrong password, unknown ACL user, database out of range,
+// TLS certificate not trusted. Retrying cannot fix those.
+//
+// An unreachable server is not an error: the cache must start without
+// Redis and fail open. New then logs one warning, returns a Store whose
+// calls fail at once with errors wrapping larder.ErrUnavailable, and keeps
+// connecting in a background goroutine with capped exponential backoff;
+// once connected, calls succeed without any action from the caller.
+//
+// New blocks while it tries the first connection: about DialTimeout at
+// most for a server that does not answer, much less for one that refuses
+// connections.
+func New(opts Options) (*Store, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	copt, err := opts.clientOption()
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		network:     "tcp",
+		target:      strings.Join(copt.InitAddress, ","),
+		log:         log,
+		connDone:    make(chan struct{}),
+		maxInFlight: maxInFlight,
+		casScript:   rueidis.NewLuaScript(casScript),
+		cadScript:   rueidis.NewLuaScript(cadScript),
+	}
+	if copt.Sentinel.MasterSet != "" {
+		s.target = "sentinel master " + copt.Sentinel.MasterSet + " via " + s.target
+	}
+	if copt.DialCtxFn != nil {
+		// Only a unix:// URL makes rueidis.ParseURL set a dialer; the
+		// store's own replaces it and must keep its network.
+		s.network = "unix"
+	}
+	s.life, s.cancel = context.WithCancel(context.Background())
+	copt.DialCtxFn = s.dial
+	s.opts = copt
+
+	client, err := rueidis.NewClient(s.opts)
+	if err == nil {
+		s.conn.Store(newConnection(client))
+		close(s.connDone)
+		return s, nil
+	}
+	if permanent(err) {
+		s.cancel()
+		close(s.connDone)
+		return nil, s.connectError(err)
+	}
+	s.log.Warn("redisstore: Redis is unreachable; the store fails calls until it connects, retrying in the background",
+		"addr", s.target, "err", err.Error())
+	go s.connectLoop()
+	return s, nil
+}
+
+// newConnection records what the store needs to know about a new client.
+func newConnection(c rueidis.Client) *connection {
+	return &connection{client: c, cluster: c.Mode() == rueidis.ClientModeCluster}
+}
+
+// Client returns the underlying rueidis client for raw commands, or nil
+// while the store has not connected yet (or after Close). The client is
+// owned by the store: do not close it. It is safe for concurrent use.
+func (s *Store) Client() rueidis.Client {
+	if s.closed.Load() {
+		return nil
+	}
+	if c := s.conn.Load(); c != nil {
+		return c.client
+	}
+	return nil
+}
+
+// Close stops the background connector, closes the client and waits for
+// their goroutines to end. Calls made after Close fail with an error
+// wrapping larder.ErrClosed. Close is safe to call more than once and
+// concurrently with other calls; only the first call does anything.
+//
+// One rueidis goroutine may outlive Close by a few seconds: on a Cluster,
+// connections that a topology refresh dropped are closed five seconds
+// later, whatever happens to the client.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed.Swap(true) {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	// Closing the client first lets calls in flight finish normally;
+	// cancelling life then aborts whatever is still dialling.
+	if c := s.conn.Load(); c != nil {
+		c.client.Close()
+	}
+	s.cancel()
+	<-s.connDone
+	return nil
+}
+
+// current returns the connection for a call, or the error the call must
+// fail with: closed, or not connected yet.
+func (s *Store) current(op string) (*connection, error) {
+	if s.closed.Load() {
+		return nil, s.closedError(op)
+	}
+	c := s.conn.Load()
+	if c == nil {
+		return nil, s.notConnectedError(op)
+	}
+	return c, nil
+}
