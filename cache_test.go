@@ -199,7 +199,7 @@ func TestDecodeErrorIsMiss(t *testing.T) {
 }
 
 func TestFailOpenAndBreaker(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx := context.Background()
 	f := newFakeStore()
 	rec := &recorder{}
@@ -305,7 +305,7 @@ func TestCallerCancellationIsNotAStoreFailure(t *testing.T) {
 }
 
 func TestClosed(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	c, err := larder.New(larder.Options{Store: newFakeStore()})
 	if err != nil {
 		t.Fatal(err)

@@ -264,7 +264,7 @@ func TestRedisKilledFailsOpen(t *testing.T) {
 // TestCloseLeavesNothingRunning is the guide's "connection cleanup".
 func TestCloseLeavesNothingRunning(t *testing.T) {
 	srv := redistest.Shared(t)
-	opts := goleak.IgnoreCurrent()
+	opts := append(redistest.LeakOptions(), goleak.IgnoreCurrent())
 	for name, open := range map[string]func() (larder.Store, error){
 		"memory": func() (larder.Store, error) { return memstore.New(memstore.Options{}) },
 		"redis":  func() (larder.Store, error) { return redisstore.New(redisstore.Options{Addr: srv.Addr()}) },
@@ -286,7 +286,7 @@ func TestCloseLeavesNothingRunning(t *testing.T) {
 			if err := c.Close(); err != nil {
 				t.Fatal(err)
 			}
-			goleak.VerifyNone(t, opts)
+			goleak.VerifyNone(t, opts...)
 		})
 	}
 }

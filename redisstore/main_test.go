@@ -27,9 +27,7 @@ import (
 //     replica given as an initial address, a node that left), rueidis
 //     closes it five seconds later, to let calls still using it finish.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(redistest.Wrap(m),
-		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"),
-		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"))
+	goleak.VerifyTestMain(redistest.Wrap(m), redistest.LeakOptions()...)
 }
 
 // newStore returns a store for opts that is closed when t ends.

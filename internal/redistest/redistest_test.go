@@ -17,8 +17,7 @@ import (
 // node's connection (here the replica's, given as an initial address), the
 // cluster client closes it five seconds later in a goroutine of its own.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(Wrap(m),
-		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"))
+	goleak.VerifyTestMain(Wrap(m), LeakOptions()...)
 }
 
 // pingWithin sends PING through a fresh client and gives up after d, so a
