@@ -70,7 +70,9 @@ func Run(ctx context.Context, s Settings, logOut io.Writer, hooks Hooks) error {
 	if hooks.Cache != nil {
 		hooks.Cache(cache)
 	}
+	cacheUp := true
 	if err := cache.Ping(ctx); err != nil {
+		cacheUp = false
 		log.Warn("cache unreachable at start-up; serving from the database until it answers", "mode", cache.Mode(), "err", err)
 	}
 
@@ -79,7 +81,11 @@ func Run(ctx context.Context, s Settings, logOut io.Writer, hooks Hooks) error {
 		origin = hooks.WrapDB(origin)
 	}
 	users := cached.New(origin, cache, cached.Options{Logger: log})
-	if s.CacheWarm {
+	switch {
+	case !s.CacheWarm:
+	case !cacheUp:
+		log.Warn("skipping cache warming: the cache is unreachable")
+	default:
 		warm(ctx, log, users, s)
 	}
 
