@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Cache is a namespaced, fail-open cache over a Store. Build one with New in
@@ -33,7 +36,16 @@ type Cache struct {
 	closed  atomic.Bool
 
 	counters [2]tierCounters // indexed by Tier
-	measure  bool            // a Recorder was given: time each call
+	fetch    fetchCounters
+	measure  bool // a Recorder was given: time each call
+
+	flights    singleflight.Group // one fill per key in this process
+	refreshing sync.Map           // full keys with a background refresh running
+	bgMu       sync.Mutex         // orders bg.Add against Close's bg.Wait
+	bg         sync.WaitGroup     // background refreshes
+	bgCtx      context.Context    // cancelled by Close
+	bgCancel   context.CancelFunc
+	fillHook   func(full string) // tests: runs between a load and its fill
 }
 
 // New returns a Cache configured by opts. It does not talk to the store: a
@@ -64,6 +76,7 @@ func New(opts Options) (*Cache, error) {
 	if ls, ok := o.Store.(LocalStore); ok && ls.Local() {
 		c.local = true
 	}
+	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	if c.store != nil && !c.local {
 		c.breaker = newBreaker(o.BreakerThreshold, o.ProbeInterval, o.Timeout, c.store.Ping, o.Logger)
 	}
@@ -91,9 +104,11 @@ func (c *Cache) Store() Store { return c.store }
 func (c *Cache) Key(key string) string { return c.prefix + key }
 
 // Get looks key up and, on a hit, decodes the value into dst, which must be
-// a non-nil pointer. It reports whether it found a value. A value that no
-// longer decodes into dst's type is reported as a miss and counted as a
-// decode error. See Cache for the errors Get can return.
+// a non-nil pointer. It reports whether it found a fresh value: an entry
+// past its TTL (even one Fetch may still serve stale), a negative entry or a
+// fill in progress is a miss. A value that no longer decodes into dst's type
+// is reported as a miss and counted as a decode error. See Cache for the
+// errors Get can return.
 func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	if err := c.check(ctx, key); err != nil {
 		return false, err
@@ -101,23 +116,54 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	if c.store == nil {
 		return false, nil
 	}
-	var data []byte
-	found, d, err := c.do(ctx, OpGet, key, func(ctx context.Context) error {
-		var err error
-		data, err = c.store.Get(ctx, c.prefix+key)
-		return err
-	})
-	if !found {
+	env, _, d, err := c.read(ctx, c.prefix+key)
+	if err != nil || env == nil {
 		return false, err
 	}
-	if err := c.opts.Codec.Unmarshal(data, dst); err != nil {
-		c.count(TierStore, OpGet, OutcomeDecodeError, d)
-		c.counters[TierStore].add(OpGet, OutcomeMiss, 1)
-		c.logs.failure(OpGet, OutcomeDecodeError, key, fmt.Errorf("%w: %w", ErrDecode, err))
+	if env.lease() || env.negative() || !env.fresh(c.opts.Clock.Now()) {
+		c.count(TierStore, OpGet, OutcomeMiss, d)
+		return false, nil
+	}
+	if !c.decode(key, env.value, dst, d) {
 		return false, nil
 	}
 	c.count(TierStore, OpGet, OutcomeHit, d)
 	return true, nil
+}
+
+// read fetches and unwraps the envelope under a full key. A nil envelope
+// with a nil error is a miss already counted (absent, failed, or bytes that
+// are not an envelope); raw is the stored bytes, for compare-and-swap.
+func (c *Cache) read(ctx context.Context, full string) (*envelope, []byte, time.Duration, error) {
+	var raw []byte
+	found, d, err := c.do(ctx, OpGet, full, func(ctx context.Context) error {
+		var err error
+		raw, err = c.store.Get(ctx, full)
+		return err
+	})
+	if !found {
+		return nil, nil, d, err
+	}
+	env, err := decodeEnvelope(raw)
+	if err != nil {
+		c.count(TierStore, OpGet, OutcomeDecodeError, d)
+		c.counters[TierStore].add(OpGet, OutcomeMiss, 1)
+		c.logs.failure(OpGet, OutcomeDecodeError, full, fmt.Errorf("%w: %w", ErrDecode, err))
+		return nil, nil, d, nil
+	}
+	return &env, raw, d, nil
+}
+
+// decode unmarshals a value for key; a failure is counted as a decode error
+// and a miss.
+func (c *Cache) decode(key string, data []byte, dst any, d time.Duration) bool {
+	if err := c.opts.Codec.Unmarshal(data, dst); err != nil {
+		c.count(TierStore, OpGet, OutcomeDecodeError, d)
+		c.counters[TierStore].add(OpGet, OutcomeMiss, 1)
+		c.logs.failure(OpGet, OutcomeDecodeError, key, fmt.Errorf("%w: %w", ErrDecode, err))
+		return false
+	}
+	return true
 }
 
 // Set encodes v and stores it under key for ttl; a zero ttl means
@@ -139,8 +185,12 @@ func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) e
 	if c.store == nil {
 		return nil
 	}
+	now := c.opts.Clock.Now().UnixMilli()
+	exp := now + ttl.Milliseconds()
+	raw := envelope{soft: exp, hard: exp, value: data}.encode()
+	full := c.prefix + key
 	_, _, err = c.do(ctx, OpSet, key, func(ctx context.Context) error {
-		return c.store.Set(ctx, c.prefix+key, data, ttl)
+		return c.store.Set(ctx, full, raw, ttl)
 	})
 	return err
 }
@@ -173,9 +223,10 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) (int, error) {
 	return n, err
 }
 
-// Exists reports whether key holds a live value. Store failures report
-// false (see Cache). Exists is not a read of the value, so it counts in
-// neither hits nor misses.
+// Exists reports whether key holds a fresh value, as Get would find it;
+// it reads the entry to tell. Store failures report false (see Cache).
+// Exists is not a read of the value, so it counts in neither hits nor
+// misses.
 func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 	if err := c.check(ctx, key); err != nil {
 		return false, err
@@ -183,13 +234,20 @@ func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 	if c.store == nil {
 		return false, nil
 	}
-	var found bool
-	_, _, err := c.do(ctx, OpExists, key, func(ctx context.Context) error {
+	var raw []byte
+	found, _, err := c.do(ctx, OpExists, key, func(ctx context.Context) error {
 		var err error
-		found, err = c.store.Exists(ctx, c.prefix+key)
+		raw, err = c.store.Get(ctx, c.prefix+key)
+		if errors.Is(err, ErrNotFound) {
+			raw, err = nil, nil
+		}
 		return err
 	})
-	return found, err
+	if !found || raw == nil {
+		return false, err
+	}
+	env, derr := decodeEnvelope(raw)
+	return derr == nil && !env.lease() && !env.negative() && env.fresh(c.opts.Clock.Now()), nil
 }
 
 // Clear removes every key of this cache's namespace that matches pattern, a
@@ -282,6 +340,10 @@ func (c *Cache) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	c.bgMu.Lock()
+	c.bgCancel()
+	c.bgMu.Unlock()
+	c.bg.Wait()
 	if c.breaker != nil {
 		c.breaker.stop()
 	}
@@ -299,6 +361,7 @@ func (c *Cache) Stats() Stats {
 		Breaker:   BreakerNone,
 		Store:     c.counters[TierStore].snapshot(),
 		Local:     c.counters[TierLocal].snapshot(),
+		Fetch:     c.fetch.snapshot(),
 	}
 	if c.breaker != nil {
 		s.Breaker = c.breaker.state()

@@ -29,6 +29,10 @@ var (
 	ErrUnavailable = errors.New("larder: store unavailable")
 	// ErrTimeout is counted when a store call exceeds its time budget.
 	ErrTimeout = errors.New("larder: store timeout")
+	// ErrStale is wrapped around a loader's error when Fetch answers with a
+	// stale value instead (StaleIfError): the value returned beside it is
+	// usable.
+	ErrStale = errors.New("larder: stale value served after a load error")
 	// ErrInvalidOptions is returned by New for options that fail validation.
 	ErrInvalidOptions = errors.New("larder: invalid options")
 )

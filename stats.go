@@ -45,9 +45,11 @@ const (
 	OpPing
 	OpCount
 	OpInfo
+	// OpLease is taking or releasing a fill's lease (Fetch).
+	OpLease
 )
 
-var opNames = [...]string{"get", "set", "delete", "exists", "clear", "ping", "count", "info"}
+var opNames = [...]string{"get", "set", "delete", "exists", "clear", "ping", "count", "info", "lease"}
 
 // NumOps is the number of Op values, dense from zero.
 const NumOps = len(opNames)
@@ -134,6 +136,44 @@ func (s TierStats) HitRatio() float64 {
 	return 0
 }
 
+// FetchStats counts what Fetch did since the Cache was created.
+type FetchStats struct {
+	// Loads is how many times a loader ran.
+	Loads uint64 `json:"loads"`
+	// LoadErrors is how many loads failed (not counting "not found").
+	LoadErrors uint64 `json:"load_errors"`
+	// Fills is how many loaded values were written to the store.
+	Fills uint64 `json:"fills"`
+	// FillsDropped is how many fills were refused because the key was
+	// invalidated (or its lease expired) while the loader ran: each one is
+	// a stale value that did not reach the cache.
+	FillsDropped uint64 `json:"fills_dropped"`
+	// LeaseWaits is how many Fetches waited for another filler.
+	LeaseWaits uint64 `json:"lease_waits"`
+	// Stale is how many answers were stale values (stale-while-revalidate).
+	Stale uint64 `json:"stale"`
+	// StaleOnError is how many answers were stale values given because the
+	// loader failed (stale-if-error).
+	StaleOnError uint64 `json:"stale_on_error"`
+	// Negative is how many answers were a cached "not found".
+	Negative uint64 `json:"negative"`
+	// Refreshes is how many background refreshes ran (stale-while-
+	// revalidate and early refresh).
+	Refreshes uint64 `json:"refreshes"`
+}
+
+type fetchCounters struct {
+	loads, loadErrors, fills, dropped, waits, stale, staleOnError, negative, refreshes atomic.Uint64
+}
+
+func (f *fetchCounters) snapshot() FetchStats {
+	return FetchStats{
+		Loads: f.loads.Load(), LoadErrors: f.loadErrors.Load(), Fills: f.fills.Load(),
+		FillsDropped: f.dropped.Load(), LeaseWaits: f.waits.Load(), Stale: f.stale.Load(),
+		StaleOnError: f.staleOnError.Load(), Negative: f.negative.Load(), Refreshes: f.refreshes.Load(),
+	}
+}
+
 // Stats is a snapshot of a Cache's counters, returned by Cache.Stats.
 type Stats struct {
 	Mode      Mode         `json:"mode"`
@@ -141,6 +181,7 @@ type Stats struct {
 	Breaker   BreakerState `json:"breaker"`
 	Store     TierStats    `json:"store"`
 	Local     TierStats    `json:"local"`
+	Fetch     FetchStats   `json:"fetch"`
 }
 
 // tierCounters are the live, atomically updated counters behind TierStats.

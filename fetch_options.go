@@ -1,0 +1,91 @@
+package larder
+
+import "time"
+
+// FetchOption tunes one call of Fetch.
+type FetchOption func(*fetchOptions)
+
+type fetchOptions struct {
+	ttl      time.Duration
+	jitter   float64
+	tags     []string
+	swr      time.Duration
+	sie      time.Duration
+	negTTL   time.Duration
+	beta     float64
+	leaseTTL time.Duration
+	wait     time.Duration
+}
+
+// Defaults of the Fetch options.
+const (
+	DefaultJitter    = 0.10
+	DefaultLeaseTTL  = 3 * time.Second
+	DefaultLeaseWait = 2 * time.Second
+)
+
+// TTL sets how long the loaded value is fresh. Default Options.DefaultTTL.
+func TTL(d time.Duration) FetchOption { return func(o *fetchOptions) { o.ttl = d } }
+
+// Jitter spreads the TTL by ±f (0.1 = ±10 %, the default; 0 turns it
+// off), so that entries filled together do not all expire together.
+func Jitter(f float64) FetchOption { return func(o *fetchOptions) { o.jitter = f } }
+
+// Tags files the entry under tags; InvalidateTags(ctx, tag) then makes
+// every entry filed under tag a miss with one write, however many there
+// are. Each tag costs a read per Fetch (batched where the store can).
+func Tags(tags ...string) FetchOption {
+	return func(o *fetchOptions) { o.tags = append(o.tags, tags...) }
+}
+
+// StaleWhileRevalidate lets Fetch answer with the old value for d after it
+// expires while one caller, in the background, loads the new one: nobody
+// waits for the loader in that window.
+func StaleWhileRevalidate(d time.Duration) FetchOption {
+	return func(o *fetchOptions) { o.swr = d }
+}
+
+// StaleIfError lets Fetch answer with the old value for d after it expires
+// when the loader fails; the error is still returned, wrapped in ErrStale,
+// beside the value.
+func StaleIfError(d time.Duration) FetchOption { return func(o *fetchOptions) { o.sie = d } }
+
+// NegativeTTL caches "not found" for d: a loader error wrapping ErrNotFound
+// is remembered, so that requests for a missing id do not all reach the
+// database. Zero (the default) caches no negatives.
+func NegativeTTL(d time.Duration) FetchOption { return func(o *fetchOptions) { o.negTTL = d } }
+
+// EarlyRefresh turns on probabilistic early refresh (XFetch, Vattani et
+// al., VLDB 2015) with weight beta (1 is the paper's choice; larger
+// refreshes earlier). A hit refreshes in the background when
+// now − Δ·beta·ln(rand()) ≥ expiry, where Δ is how long the last load
+// took, so hot keys are reloaded before they expire, by about one caller.
+func EarlyRefresh(beta float64) FetchOption { return func(o *fetchOptions) { o.beta = beta } }
+
+// LeaseTTL bounds how long a filler holds a key's lease: a filler that dies
+// blocks fills of that key for at most d. Default 3 s; it should exceed the
+// loader's usual duration.
+func LeaseTTL(d time.Duration) FetchOption { return func(o *fetchOptions) { o.leaseTTL = d } }
+
+// LeaseWait bounds how long a Fetch waits for another filler (in this
+// process or another) before loading by itself, without writing. Default 2 s.
+func LeaseWait(d time.Duration) FetchOption { return func(o *fetchOptions) { o.wait = d } }
+
+func (c *Cache) fetchOptions(opts []FetchOption) fetchOptions {
+	o := fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.ttl <= 0 {
+		o.ttl = c.opts.DefaultTTL
+	}
+	o.jitter = min(max(o.jitter, 0), 0.5)
+	o.swr, o.sie, o.negTTL = max(o.swr, 0), max(o.sie, 0), max(o.negTTL, 0)
+	if o.leaseTTL <= 0 {
+		o.leaseTTL = DefaultLeaseTTL
+	}
+	if o.wait <= 0 {
+		o.wait = DefaultLeaseWait
+	}
+	return o
+}
