@@ -119,3 +119,37 @@ func TestFetchOffModeLoadsDirectly(t *testing.T) {
 		t.Fatalf("%d loads in off mode, want 3", loads)
 	}
 }
+
+func TestSetVersionedNeverGoesBackwards(t *testing.T) {
+	for name, open := range modes(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			c := open(t, larder.Options{})
+			steps := []struct {
+				version int64
+				want    bool
+			}{{5, true}, {3, false}, {5, false}, {9, true}, {8, false}}
+			for _, s := range steps {
+				got, err := c.SetVersioned(ctx, "row", s.version, s.version, time.Minute)
+				if err != nil || got != s.want {
+					t.Fatalf("SetVersioned(v%d) = %v, %v; want %v", s.version, got, err, s.want)
+				}
+			}
+			var v int64
+			if ok, _ := c.Get(ctx, "row", &v); !ok || v != 9 {
+				t.Fatalf("after the writes Get = %v, %d; want 9", ok, v)
+			}
+			// Concurrent writers of versions 1..64 leave 64.
+			done := make(chan struct{})
+			for ver := int64(1); ver <= 64; ver++ {
+				go func() { _, _ = c.SetVersioned(ctx, "race", ver, ver, time.Minute); done <- struct{}{} }()
+			}
+			for range 64 {
+				<-done
+			}
+			if ok, _ := c.Get(ctx, "race", &v); !ok || v != 64 {
+				t.Fatalf("after concurrent writers Get = %v, %d; want 64", ok, v)
+			}
+		})
+	}
+}

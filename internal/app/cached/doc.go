@@ -4,12 +4,14 @@
 //
 // Keys (inside the cache's namespace):
 //
-//	user:{id}                       a User (also serves the profile endpoints)
-//	users:list:{gen}:{page}:{size}  a Page of the list
-//	users:list:gen                  the lists' generation
-//	stats:dashboard                 the Dashboard
+//	user:{id}                  a User (also serves the profile endpoints)
+//	users:list:{page}:{size}   a Page of the list, tagged "users:list"
+//	stats:dashboard            the Dashboard, tagged "dashboard"
 //
-// Lists are invalidated by changing their generation: one write, however
-// many pages are cached, and no SCAN of the keyspace on every change. The
-// pages of old generations are never read again and expire by their TTL.
+// Reads go through larder.Fetch: single-flight and leases, so a burst of
+// misses costs one query and a fill that raced with a write is dropped;
+// "not found" is cached briefly. Updates are written through with their
+// updated_at as version, so the cache never goes backwards. Every write
+// invalidates the lists and the dashboard by tag: one store write, however
+// many pages are cached, and no SCAN of the keyspace.
 package cached

@@ -2,8 +2,6 @@ package cached
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,10 +25,18 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Tags that group the cached collections: a write invalidates each in one
+// store write, however many pages are cached.
 const (
-	genKey       = "users:list:gen"
+	listTag      = "users:list"
+	dashboardTag = "dashboard"
 	dashboardKey = "stats:dashboard"
-	genTTL       = 24 * time.Hour
+	// negativeTTL caches "no such user", so that requests for a missing
+	// id do not all reach the database; a create removes it at once.
+	negativeTTL = 30 * time.Second
+	// staleIfError serves the last known user for this long after its TTL
+	// when the database fails.
+	staleIfError = 10 * time.Minute
 )
 
 // Service is a user.Service that caches another one. It is safe for
@@ -62,27 +68,37 @@ func New(next user.Service, cache *larder.Cache, opts Options) *Service {
 
 func userKey(id int64) string { return fmt.Sprintf("user:%d", id) }
 
-// Get is cache-aside (the guide's pattern 1).
+// Get is cache-aside (the guide's pattern 1) through larder.Fetch: one
+// database read per missing key however many requests ask, "not found"
+// cached briefly, and the last value served if the database fails.
 func (s *Service) Get(ctx context.Context, id int64) (user.User, error) {
-	return readThrough(ctx, s, userKey(id), s.opts.UserTTL, func(ctx context.Context) (user.User, error) {
-		return s.next.Get(ctx, id)
-	})
+	u, err := fetch(ctx, s, userKey(id), func(ctx context.Context) (user.User, error) {
+		u, err := s.next.Get(ctx, id)
+		if errors.Is(err, user.ErrNotFound) {
+			err = fmt.Errorf("%w: %w", larder.ErrNotFound, err)
+		}
+		return u, err
+	}, larder.TTL(s.opts.UserTTL), larder.NegativeTTL(negativeTTL), larder.StaleIfError(staleIfError))
+	if errors.Is(err, larder.ErrNotFound) && !errors.Is(err, user.ErrNotFound) {
+		err = fmt.Errorf("%w (cached)", user.ErrNotFound)
+	}
+	return u, err
 }
 
-// List caches each page under the lists' current generation.
+// List caches each page under the lists' tag.
 func (s *Service) List(ctx context.Context, page, size int) (user.Page, error) {
 	if err := user.ValidatePage(page, size); err != nil {
 		return user.Page{}, err
 	}
-	key := fmt.Sprintf("users:list:%s:%d:%d", s.listGen(ctx), page, size)
-	return readThrough(ctx, s, key, s.opts.ListTTL, func(ctx context.Context) (user.Page, error) {
+	key := fmt.Sprintf("users:list:%d:%d", page, size)
+	return fetch(ctx, s, key, func(ctx context.Context) (user.Page, error) {
 		return s.next.List(ctx, page, size)
-	})
+	}, larder.TTL(s.opts.ListTTL), larder.Tags(listTag))
 }
 
-// Dashboard caches the dashboard for DashboardTTL, and drops it on writes.
+// Dashboard caches the dashboard for DashboardTTL, under its tag.
 func (s *Service) Dashboard(ctx context.Context) (user.Dashboard, error) {
-	return readThrough(ctx, s, dashboardKey, s.opts.DashboardTTL, s.next.Dashboard)
+	return fetch(ctx, s, dashboardKey, s.next.Dashboard, larder.TTL(s.opts.DashboardTTL), larder.Tags(dashboardTag))
 }
 
 // Recent is not cached: it feeds warming, which must read the database.
@@ -90,20 +106,21 @@ func (s *Service) Recent(ctx context.Context, n int) ([]user.User, error) {
 	return s.next.Recent(ctx, n)
 }
 
-// Create writes the new user through and invalidates the lists and the
-// dashboard, whose totals it changes.
+// Create drops any cached "not found" for the new id and invalidates the
+// lists and the dashboard, whose totals it changes.
 func (s *Service) Create(ctx context.Context, nu user.NewUser) (user.User, error) {
 	u, err := s.next.Create(ctx, nu)
 	if err != nil {
 		return u, err
 	}
-	s.set(ctx, userKey(u.ID), u, s.opts.UserTTL)
+	s.del(ctx, userKey(u.ID))
 	s.invalidateCollections(ctx)
 	return u, nil
 }
 
-// Update writes the updated user through (the guide's pattern 2) and
-// invalidates the lists and the dashboard, which show users.
+// Update writes the updated user through (the guide's pattern 2), versioned
+// by UpdatedAt so that two racing updates can never leave the older one
+// cached, and invalidates the lists and the dashboard, which show users.
 func (s *Service) Update(ctx context.Context, id int64, up user.Update) (user.User, error) {
 	u, err := s.next.Update(ctx, id, up)
 	if errors.Is(err, user.ErrNotFound) {
@@ -112,7 +129,9 @@ func (s *Service) Update(ctx context.Context, id int64, up user.Update) (user.Us
 	if err != nil {
 		return u, err
 	}
-	s.set(ctx, userKey(id), u, s.opts.UserTTL)
+	if _, err := s.cache.SetVersioned(ctx, userKey(id), u, u.UpdatedAt.UnixMicro(), s.opts.UserTTL); err != nil {
+		s.opts.Logger.Warn("cache write refused", "key", userKey(id), "err", err)
+	}
 	s.invalidateCollections(ctx)
 	return u, nil
 }
@@ -133,9 +152,10 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 	return err
 }
 
-// Warm loads the n most recent users and the dashboard into the cache with
-// at most workers concurrent writes, calling progress after each user. It
-// returns how many users it cached.
+// Warm loads the n most recent users and the dashboard into the cache
+// through Fetch (the same leases and single-flight as requests), with at
+// most workers at a time, calling progress after each user. It returns how
+// many users it warmed.
 func (s *Service) Warm(ctx context.Context, n, workers int, progress func(done, total int)) (int, error) {
 	if !s.cache.Enabled() || n <= 0 {
 		return 0, nil
@@ -144,14 +164,14 @@ func (s *Service) Warm(ctx context.Context, n, workers int, progress func(done, 
 	if err != nil {
 		return 0, fmt.Errorf("warm: %w", err)
 	}
-	workers = max(1, workers)
-	sem := make(chan struct{}, workers)
+	sem := make(chan struct{}, max(1, workers))
 	done := make(chan struct{}, len(users))
 	for _, u := range users {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; done <- struct{}{} }()
-			s.set(ctx, userKey(u.ID), u, s.opts.UserTTL)
+			_, _ = larder.Fetch(ctx, s.cache, userKey(u.ID), func(context.Context) (user.User, error) { return u, nil },
+				larder.TTL(s.opts.UserTTL))
 		}()
 	}
 	for i := range users {
@@ -160,44 +180,30 @@ func (s *Service) Warm(ctx context.Context, n, workers int, progress func(done, 
 			progress(i+1, len(users))
 		}
 	}
-	if d, err := s.next.Dashboard(ctx); err == nil {
-		s.set(ctx, dashboardKey, d, s.opts.DashboardTTL)
+	if _, err := s.Dashboard(ctx); err != nil {
+		return len(users), fmt.Errorf("warm dashboard: %w", err)
 	}
 	return len(users), ctx.Err()
 }
 
-// readThrough is cache-aside: a hit answers; a miss loads and fills.
-func readThrough[T any](ctx context.Context, s *Service, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
-	var v T
+// fetch is larder.Fetch that also records, for the Cache-Status header,
+// whether this call's answer came from the cache or from its own load.
+func fetch[T any](ctx context.Context, s *Service, key string, load func(context.Context) (T, error), opts ...larder.FetchOption) (T, error) {
 	if !s.cache.Enabled() {
 		note(ctx, false, false, true)
 		return load(ctx)
 	}
-	ok, err := s.cache.Get(ctx, key, &v)
-	if err != nil && ctx.Err() != nil {
-		return v, err
+	loaded := false
+	v, err := larder.Fetch(ctx, s.cache, key, func(ctx context.Context) (T, error) {
+		loaded = true
+		return load(ctx)
+	}, opts...)
+	if errors.Is(err, larder.ErrStale) {
+		s.opts.Logger.Warn("serving a stale value: the database failed", "key", key, "err", err)
+		err = nil
 	}
-	if ok {
-		note(ctx, true, false, false)
-		return v, nil
-	}
-	v, err = load(ctx)
-	if err != nil {
-		return v, err
-	}
-	stored := s.set(ctx, key, v, ttl)
-	note(ctx, false, stored, false)
-	return v, nil
-}
-
-// set writes v and reports whether the cache accepted it. Store failures
-// are the cache's to count; what reaches here is a bug worth a log line.
-func (s *Service) set(ctx context.Context, key string, v any, ttl time.Duration) bool {
-	if err := s.cache.Set(ctx, key, v, ttl); err != nil {
-		s.opts.Logger.Warn("cache write refused", "key", key, "err", err)
-		return false
-	}
-	return true
+	note(ctx, !loaded && err == nil, loaded && err == nil, false)
+	return v, err
 }
 
 func (s *Service) del(ctx context.Context, keys ...string) {
@@ -206,27 +212,10 @@ func (s *Service) del(ctx context.Context, keys ...string) {
 	}
 }
 
-// listGen returns the lists' current generation, starting one if there is
-// none.
-func (s *Service) listGen(ctx context.Context) string {
-	var gen string
-	if ok, _ := s.cache.Get(ctx, genKey, &gen); ok && gen != "" {
-		return gen
-	}
-	gen = newGen()
-	s.set(ctx, genKey, gen, genTTL)
-	return gen
-}
-
-// invalidateCollections moves the lists to a new generation and drops the
-// dashboard.
+// invalidateCollections makes every cached list page and the dashboard a
+// miss.
 func (s *Service) invalidateCollections(ctx context.Context) {
-	s.set(ctx, genKey, newGen(), genTTL)
-	s.del(ctx, dashboardKey)
-}
-
-func newGen() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	if err := s.cache.InvalidateTags(ctx, listTag, dashboardTag); err != nil {
+		s.opts.Logger.Warn("cache invalidation failed; lists may be stale until their TTL", "err", err)
+	}
 }

@@ -2,6 +2,7 @@ package cached_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -91,9 +92,11 @@ func TestWritesInvalidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Write-through: the new user is cached without a database read.
-	if got, _ := svc.Get(ctx, u.ID); got.ID != u.ID || db.gets.Load() != 0 {
-		t.Fatalf("Get after Create = %+v with %d database reads", got, db.gets.Load())
+	// Invalidate-on-write: the create is visible at once; one read fills.
+	for range 2 {
+		if got, _ := svc.Get(ctx, u.ID); got.ID != u.ID || db.gets.Load() != 1 {
+			t.Fatalf("Get after Create = %+v with %d database reads, want 1", got, db.gets.Load())
+		}
 	}
 	p2, _ := svc.List(ctx, 3, 10)
 	d, _ := svc.Dashboard(ctx)
@@ -105,8 +108,9 @@ func TestWritesInvalidate(t *testing.T) {
 	if _, err := svc.Update(ctx, 1, user.Update{Bio: &bio}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := svc.Get(ctx, 1); got.Bio != bio {
-		t.Fatalf("Get after Update = %+v", got)
+	// Write-through: the update is cached without a database read.
+	if got, _ := svc.Get(ctx, 1); got.Bio != bio || db.gets.Load() != 1 {
+		t.Fatalf("Get after Update = %+v with %d database reads, want 1", got, db.gets.Load())
 	}
 	if err := svc.Delete(ctx, u.ID); err != nil {
 		t.Fatal(err)
@@ -116,6 +120,19 @@ func TestWritesInvalidate(t *testing.T) {
 	}
 	if p3, _ := svc.List(ctx, 3, 10); p3.Total != p.Total {
 		t.Fatalf("list total after Delete = %d, want %d", p3.Total, p.Total)
+	}
+}
+
+func TestMissingUserIsCachedBriefly(t *testing.T) {
+	svc, db := setup(t, true)
+	ctx := context.Background()
+	for range 5 {
+		if _, err := svc.Get(ctx, 99); !errors.Is(err, user.ErrNotFound) {
+			t.Fatalf("Get(99) = %v, want user.ErrNotFound", err)
+		}
+	}
+	if db.gets.Load() != 1 {
+		t.Fatalf("%d database reads for 5 Gets of a missing user, want 1", db.gets.Load())
 	}
 }
 
