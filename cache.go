@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,10 @@ type Cache struct {
 	bgCtx      context.Context    // cancelled by Close
 	bgCancel   context.CancelFunc
 	fillHook   func(full string) // tests: runs between a load and its fill
+
+	near       *nearTier          // in-process tier before a remote store; nil if none
+	tracker    InvalidationSource // what keeps near coherent; nil if nothing
+	untrack    func()
 }
 
 // New returns a Cache configured by opts. It does not talk to the store: a
@@ -77,6 +82,20 @@ func New(opts Options) (*Cache, error) {
 		c.local = true
 	}
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
+	if c.store != nil && !c.local && o.LocalMaxBytes > 0 {
+		near, err := newNearTier(o.LocalMaxBytes, o.Clock, o.LocalClone)
+		if err != nil {
+			return nil, fmt.Errorf("%w: in-process tier: %w", ErrInvalidOptions, err)
+		}
+		c.near = near
+		if src, ok := c.store.(InvalidationSource); ok {
+			c.tracker = src
+			c.untrack = src.OnInvalidate(func(keys []string) { near.onInvalidate(c.prefix, keys) })
+		} else {
+			o.Logger.Warn("larder: the store cannot report changes; in-process entries live for LocalFallbackTTL only",
+				"local_fallback_ttl", o.LocalFallbackTTL)
+		}
+	}
 	if c.store != nil && !c.local {
 		c.breaker = newBreaker(o.BreakerThreshold, o.ProbeInterval, o.Timeout, c.store.Ping, o.Logger)
 	}
@@ -104,7 +123,7 @@ func (c *Cache) Store() Store { return c.store }
 func (c *Cache) Key(key string) string { return c.prefix + key }
 
 // Get looks key up and, on a hit, decodes the value into dst, which must be
-// a non-nil pointer. It reports whether it found a fresh value: an entry
+// a non-nil pointer; dst is overwritten, not merged into. It reports whether it found a fresh value: an entry
 // past its TTL (even one Fetch may still serve stale), a negative entry or a
 // fill in progress is a miss. A value that no longer decodes into dst's type
 // is reported as a miss and counted as a decode error. See Cache for the
@@ -115,6 +134,15 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	}
 	if c.store == nil {
 		return false, nil
+	}
+	var snap nearSnapshot
+	if c.near != nil {
+		if v, ok := c.near.get(key); ok && assign(dst, v) {
+			c.count(TierLocal, OpGet, OutcomeHit, 0)
+			return true, nil
+		}
+		c.count(TierLocal, OpGet, OutcomeMiss, 0)
+		snap = c.near.snapshot(key)
 	}
 	env, _, d, err := c.read(ctx, c.prefix+key)
 	if err != nil || env == nil {
@@ -128,7 +156,32 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 		return false, nil
 	}
 	c.count(TierStore, OpGet, OutcomeHit, d)
+	if c.near != nil {
+		if v := reflect.ValueOf(dst); v.Kind() == reflect.Pointer && !v.IsNil() {
+			val := v.Elem().Interface()
+			c.near.put(key, val, sizeOf(val), env.soft, c.nearTTL(), snap)
+		}
+	}
 	return true, nil
+}
+
+// nearTTL is how long an in-process entry may live now.
+func (c *Cache) nearTTL() time.Duration {
+	if c.tracker != nil && c.tracker.Tracking() {
+		return c.opts.LocalTTL
+	}
+	return c.opts.LocalFallbackTTL
+}
+
+// forget drops keys from the in-process tier after this instance changed
+// them, so that it reads its own writes at once (the store's invalidation
+// message follows, for the other instances).
+func (c *Cache) forget(keys ...string) {
+	if c.near != nil {
+		for _, k := range keys {
+			c.near.invalidate(k)
+		}
+	}
 }
 
 // read fetches and unwraps the envelope under a full key. A nil envelope
@@ -157,6 +210,12 @@ func (c *Cache) read(ctx context.Context, full string) (*envelope, []byte, time.
 // decode unmarshals a value for key; a failure is counted as a decode error
 // and a miss.
 func (c *Cache) decode(key string, data []byte, dst any, d time.Duration) bool {
+	// Decoders fill what dst already holds: encoding/json appends into its
+	// slices and adds to its maps. Those may be shared with a value the
+	// in-process tier handed out earlier, so start from zero.
+	if rv := reflect.ValueOf(dst); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv.Elem().SetZero()
+	}
 	if err := c.opts.Codec.Unmarshal(data, dst); err != nil {
 		c.count(TierStore, OpGet, OutcomeDecodeError, d)
 		c.counters[TierStore].add(OpGet, OutcomeMiss, 1)
@@ -192,6 +251,7 @@ func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) e
 	_, _, err = c.do(ctx, OpSet, key, func(ctx context.Context) error {
 		return c.store.Set(ctx, full, raw, ttl)
 	})
+	c.forget(key)
 	return err
 }
 
@@ -220,6 +280,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) (int, error) {
 		n, err = c.store.Delete(ctx, full...)
 		return err
 	})
+	c.forget(keys...)
 	return n, err
 }
 
@@ -267,9 +328,13 @@ func (c *Cache) Clear(ctx context.Context, pattern string) (int, error) {
 	if c.store == nil {
 		return 0, nil
 	}
-	return c.admin(ctx, OpClear, func(ctx context.Context) (int, error) {
+	n, err := c.admin(ctx, OpClear, func(ctx context.Context) (int, error) {
 		return c.store.Clear(ctx, c.pattern+pattern)
 	})
+	if c.near != nil {
+		c.near.invalidateAll()
+	}
+	return n, err
 }
 
 // Count returns how many keys of this namespace match pattern (all of them
@@ -344,6 +409,12 @@ func (c *Cache) Close() error {
 	c.bgCancel()
 	c.bgMu.Unlock()
 	c.bg.Wait()
+	if c.untrack != nil {
+		c.untrack()
+	}
+	if c.near != nil {
+		c.near.stop()
+	}
 	if c.breaker != nil {
 		c.breaker.stop()
 	}
@@ -365,6 +436,20 @@ func (c *Cache) Stats() Stats {
 	}
 	if c.breaker != nil {
 		s.Breaker = c.breaker.state()
+	}
+	switch {
+	case c.near == nil:
+		s.LocalCoherence = "off"
+	case c.tracker != nil && c.tracker.Tracking():
+		s.LocalCoherence = "tracking"
+	default:
+		s.LocalCoherence = "ttl"
+	}
+	if c.near != nil {
+		entries, bytes := c.near.size()
+		s.Local.Entries, s.Local.Bytes = uint64(entries), bytes
+		s.Local.Evictions = c.near.evictions.Load()
+		s.Local.Invalidations = c.near.invalidations.Load()
 	}
 	return s
 }

@@ -15,6 +15,9 @@ const (
 	DefaultBreakerThreshold = 5
 	DefaultProbeInterval    = time.Second
 	DefaultLogInterval      = 10 * time.Second
+	DefaultLocalMaxBytes    = 64 << 20
+	DefaultLocalTTL         = time.Minute
+	DefaultLocalFallbackTTL = time.Second
 	// MaxKeyLen bounds a caller's key (before the namespace is added), so a
 	// key built from unbounded input cannot make every call expensive.
 	MaxKeyLen = 8 << 10
@@ -62,6 +65,30 @@ type Options struct {
 	// Logger receives warnings about store failures and breaker changes.
 	// Default: discard.
 	Logger *slog.Logger
+
+	// LocalMaxBytes bounds the in-process tier that stands in front of a
+	// remote store (Redis), holding decoded values. Zero means 64 MiB;
+	// negative turns the tier off. Stores that are themselves in-process
+	// (memstore) never get one.
+	LocalMaxBytes int64
+
+	// LocalTTL is the longest an entry stays in the in-process tier (never
+	// longer than its own TTL). It applies while the store reports changes
+	// (InvalidationSource, e.g. RESP3 tracking): then any change to a key,
+	// by any instance or redis-cli, drops it at once. Default 1 min.
+	LocalTTL time.Duration
+
+	// LocalFallbackTTL replaces LocalTTL while the store cannot report
+	// changes (no InvalidationSource, RESP2, tracking refused): then an
+	// instance may serve a value changed elsewhere for this long. Default
+	// 1 s.
+	LocalFallbackTTL time.Duration
+
+	// LocalClone, when set, is applied to every value handed out by the
+	// in-process tier. Values from the tier are shared between callers and
+	// must not be mutated; give a clone function for types whose callers
+	// mutate what they get (maps, slices, pointers).
+	LocalClone func(any) any
 
 	// Clock tells the time, for rate-limited logging and operation
 	// latency. Default: the system clock.
@@ -111,6 +138,15 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.LocalMaxBytes == 0 {
+		o.LocalMaxBytes = DefaultLocalMaxBytes
+	}
+	if o.LocalTTL == 0 {
+		o.LocalTTL = DefaultLocalTTL
+	}
+	if o.LocalFallbackTTL == 0 {
+		o.LocalFallbackTTL = DefaultLocalFallbackTTL
+	}
 	if o.Clock == nil {
 		o.Clock = SystemClock
 	}
@@ -134,6 +170,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: BreakerThreshold %d is negative", ErrInvalidOptions, o.BreakerThreshold)
 	case o.ProbeInterval < 0:
 		return fmt.Errorf("%w: ProbeInterval %v is negative", ErrInvalidOptions, o.ProbeInterval)
+	case o.LocalTTL < 0 || o.LocalFallbackTTL < 0:
+		return fmt.Errorf("%w: LocalTTL and LocalFallbackTTL must not be negative", ErrInvalidOptions)
 	case o.LogInterval < 0:
 		return fmt.Errorf("%w: LogInterval %v is negative", ErrInvalidOptions, o.LogInterval)
 	}

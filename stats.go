@@ -126,6 +126,12 @@ type TierStats struct {
 	Timeouts     uint64 `json:"timeouts"`
 	Rejected     uint64 `json:"rejected"`
 	DecodeErrors uint64 `json:"decode_errors"`
+	// The in-process tier only: entries evicted by the byte bound,
+	// invalidation messages received from the store, and what it holds.
+	Evictions     uint64 `json:"evictions,omitempty"`
+	Invalidations uint64 `json:"invalidations,omitempty"`
+	Entries       uint64 `json:"entries,omitempty"`
+	Bytes         uint64 `json:"bytes,omitempty"`
 }
 
 // HitRatio returns hits/(hits+misses), or 0 before any read.
@@ -182,6 +188,10 @@ type Stats struct {
 	Store     TierStats    `json:"store"`
 	Local     TierStats    `json:"local"`
 	Fetch     FetchStats   `json:"fetch"`
+	// LocalCoherence says how the in-process tier in front of a remote
+	// store stays coherent: "tracking" (the store reports every change),
+	// "ttl" (it cannot; entries live LocalFallbackTTL) or "off" (no tier).
+	LocalCoherence string `json:"local_coherence"`
 }
 
 // tierCounters are the live, atomically updated counters behind TierStats.

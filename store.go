@@ -106,6 +106,10 @@ type InvalidationSource interface {
 	// reconnect) and the receiver must drop everything it holds. fn must not
 	// block. The returned function unregisters fn.
 	OnInvalidate(fn func(keys []string)) (cancel func())
+	// Tracking reports whether invalidations flow now. While it is false
+	// (not connected yet, or the server cannot track) the Cache keeps
+	// in-process entries only for Options.LocalFallbackTTL.
+	Tracking() bool
 }
 
 // Counter is implemented by stores that can count the keys matching a

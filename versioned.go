@@ -68,6 +68,7 @@ func (c *Cache) SetVersioned(ctx context.Context, key string, v any, version int
 		}
 		if done {
 			c.counters[TierStore].add(OpSet, OutcomeOK, 1)
+			c.forget(key)
 			return true, nil
 		}
 	}

@@ -32,6 +32,9 @@ type Config struct {
 	Timeout time.Duration `env:"CACHE_TIMEOUT" envDefault:"50ms"`
 	// MemoryMaxBytes bounds the in-process store of memory mode.
 	MemoryMaxBytes ByteSize `env:"CACHE_MEMORY_MAX_BYTES" envDefault:"256MiB"`
+	// LocalMaxBytes bounds the in-process tier of decoded values in front
+	// of Redis (redis mode); 0 turns the tier off.
+	LocalMaxBytes ByteSize `env:"CACHE_LOCAL_MAX_BYTES" envDefault:"64MiB"`
 
 	// RedisURL is redis://[user:password@]host:port/db, rediss:// for TLS.
 	// It wins over the REDIS_HOST family.
@@ -84,6 +87,8 @@ func (c Config) Validate() error {
 		return bad("CACHE_TIMEOUT", "%v must be positive", c.Timeout)
 	case c.MemoryMaxBytes < 1<<20:
 		return bad("CACHE_MEMORY_MAX_BYTES", "%v is below the 1MiB minimum", c.MemoryMaxBytes)
+	case c.LocalMaxBytes < 0:
+		return bad("CACHE_LOCAL_MAX_BYTES", "%v is negative", c.LocalMaxBytes)
 	case c.RedisPort < 1 || c.RedisPort > 65535:
 		return bad("REDIS_PORT", "%d is not a TCP port", c.RedisPort)
 	case c.RedisDB < 0:
@@ -156,7 +161,7 @@ func (c Config) String() string {
 				b.WriteString(" redis_password=xxxxx")
 			}
 		}
-		fmt.Fprintf(&b, " redis_max_connections=%d", c.RedisMaxConnections)
+		fmt.Fprintf(&b, " redis_max_connections=%d local_max_bytes=%v", c.RedisMaxConnections, c.LocalMaxBytes)
 	}
 	return b.String()
 }

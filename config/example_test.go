@@ -26,5 +26,5 @@ func ExampleConfig_String() {
 	var cfg config.Config
 	_ = config.Parse(&cfg, map[string]string{"REDIS_URL": "redis://app:s3cret@cache:6379/1"})
 	fmt.Println(cfg)
-	// Output: mode=redis namespace=larder default_ttl=1h0m0s timeout=50ms redis_url=redis://app:xxxxx@cache:6379/1 redis_max_connections=10
+	// Output: mode=redis namespace=larder default_ttl=1h0m0s timeout=50ms redis_url=redis://app:xxxxx@cache:6379/1 redis_max_connections=10 local_max_bytes=64MiB
 }

@@ -15,7 +15,7 @@ import (
 // fails open, and it connects by itself when the server answers. logger may
 // be nil; base supplies the Options that do not come from the environment
 // (Clock, Recorder, Codec, breaker tuning); its Store, Namespace, DefaultTTL,
-// Timeout and Logger are replaced.
+// Timeout, LocalMaxBytes and Logger are replaced.
 func (c Config) Open(logger *slog.Logger, base larder.Options) (*larder.Cache, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -32,6 +32,10 @@ func (c Config) Open(logger *slog.Logger, base larder.Options) (*larder.Cache, e
 	base.DefaultTTL = c.DefaultTTL
 	base.Timeout = c.Timeout
 	base.Logger = logger
+	base.LocalMaxBytes = int64(c.LocalMaxBytes)
+	if base.LocalMaxBytes == 0 {
+		base.LocalMaxBytes = -1 // the variable's 0 means off; Options' 0 means default
+	}
 	cache, err := larder.New(base)
 	if err != nil {
 		if store != nil {

@@ -1,0 +1,157 @@
+package larder
+
+import (
+	"hash/maphash"
+	"reflect"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+)
+
+// nearTier is the in-process tier in front of a remote store: decoded
+// values, bounded in bytes, each kept no longer than its entry's TTL nor
+// than the tier's own maximum, and dropped when the store says the key
+// changed (InvalidationSource).
+//
+// A fill must not resurrect a value that an invalidation has already
+// removed: a reader that fetched the old value before a write could insert
+// it after the write's invalidation arrived. Every invalidation therefore
+// bumps a counter of the key's stripe (or the epoch, for "drop
+// everything") before it deletes; a fill snapshots both before it reads the
+// store, inserts, and takes its entry out again if either moved.
+type nearTier struct {
+	cache   *otter.Cache[string, nearEntry]
+	seed    maphash.Seed
+	epoch   atomic.Uint64
+	stripes [nearStripes]atomic.Uint64
+	clock   Clock
+	clone   func(any) any
+
+	evictions     atomic.Uint64
+	invalidations atomic.Uint64
+}
+
+const nearStripes = 1024
+
+// nearOverhead approximates what an entry costs beyond its value: the
+// key's string header and bytes are added separately.
+const nearOverhead = 96
+
+type nearEntry struct {
+	value   any
+	size    uint32
+	expires int64 // Unix ns
+}
+
+type nearSnapshot struct{ epoch, stripe uint64 }
+
+func newNearTier(maxBytes int64, clock Clock, clone func(any) any) (*nearTier, error) {
+	n := &nearTier{seed: maphash.MakeSeed(), clock: clock, clone: clone}
+	c, err := otter.New(&otter.Options[string, nearEntry]{
+		MaximumWeight: uint64(maxBytes),
+		Weigher:       func(k string, e nearEntry) uint32 { return e.size + uint32(min(len(k), 1<<20)) },
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, nearEntry]) time.Duration {
+			return time.Duration(e.Value.expires - clock.Now().UnixNano())
+		}),
+		OnDeletion: func(e otter.DeletionEvent[string, nearEntry]) {
+			if e.Cause == otter.CauseOverflow {
+				n.evictions.Add(1)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.cache = c
+	return n, nil
+}
+
+func (n *nearTier) stripe(key string) *atomic.Uint64 {
+	return &n.stripes[maphash.String(n.seed, key)%nearStripes]
+}
+
+// get returns the value of key if the tier holds a live one.
+func (n *nearTier) get(key string) (any, bool) {
+	e, ok := n.cache.GetIfPresent(key)
+	if !ok {
+		return nil, false
+	}
+	if n.clone != nil {
+		return n.clone(e.value), true
+	}
+	return e.value, true
+}
+
+func (n *nearTier) snapshot(key string) nearSnapshot {
+	return nearSnapshot{n.epoch.Load(), n.stripe(key).Load()}
+}
+
+// put inserts value unless an invalidation of key (or of everything) came
+// after snap; softMs is the entry's own expiry, which the tier never
+// outlives.
+func (n *nearTier) put(key string, value any, size int, softMs int64, maxTTL time.Duration, snap nearSnapshot) {
+	now := n.clock.Now()
+	exp := min(time.UnixMilli(softMs).UnixNano(), now.Add(maxTTL).UnixNano())
+	if exp <= now.UnixNano() || size > 1<<30 {
+		return
+	}
+	if n.snapshot(key) != snap {
+		return
+	}
+	n.cache.Set(key, nearEntry{value: value, size: uint32(size) + nearOverhead, expires: exp})
+	if n.snapshot(key) != snap {
+		// An invalidation raced with the insert; it may have deleted
+		// before the insert landed, so delete again.
+		n.cache.Invalidate(key)
+	}
+}
+
+// invalidate drops key: bump first, then delete (see nearTier).
+func (n *nearTier) invalidate(key string) {
+	n.stripe(key).Add(1)
+	n.cache.Invalidate(key)
+}
+
+// invalidateAll drops everything.
+func (n *nearTier) invalidateAll() {
+	n.epoch.Add(1)
+	n.cache.InvalidateAll()
+}
+
+// onInvalidate is the InvalidationSource callback: full keys, or nil for
+// "anything may have changed".
+func (n *nearTier) onInvalidate(prefix string, keys []string) {
+	n.invalidations.Add(1)
+	if keys == nil {
+		n.invalidateAll()
+		return
+	}
+	for _, k := range keys {
+		if len(k) > len(prefix) && k[:len(prefix)] == prefix {
+			n.invalidate(k[len(prefix):])
+		}
+	}
+}
+
+func (n *nearTier) size() (entries int, bytes uint64) {
+	return n.cache.EstimatedSize(), n.cache.WeightedSize()
+}
+
+func (n *nearTier) stop() { n.cache.StopAllGoroutines() }
+
+// assign copies a value held by the tier into dst (a pointer to the same
+// type), reporting false when the types differ.
+func assign(dst any, v any) bool {
+	dv := reflect.ValueOf(dst)
+	if dv.Kind() != reflect.Pointer || dv.IsNil() {
+		return false
+	}
+	el := dv.Elem()
+	vv := reflect.ValueOf(v)
+	if !vv.IsValid() || vv.Type() != el.Type() {
+		return false
+	}
+	el.Set(vv)
+	return true
+}
