@@ -48,9 +48,9 @@ type Cache struct {
 	bgCancel   context.CancelFunc
 	fillHook   func(full string) // tests: runs between a load and its fill
 
-	near       *nearTier          // in-process tier before a remote store; nil if none
-	tracker    InvalidationSource // what keeps near coherent; nil if nothing
-	untrack    func()
+	near    *nearTier          // in-process tier before a remote store; nil if none
+	tracker InvalidationSource // what keeps near coherent; nil if nothing
+	untrack func()
 }
 
 // New returns a Cache configured by opts. It does not talk to the store: a

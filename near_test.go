@@ -80,7 +80,7 @@ func TestNearTierServesAndInvalidates(t *testing.T) {
 
 	// Another instance changes the key: the store says so, the tier drops it.
 	s.fakeStore.data["larder:user:1"] = s.fakeStore.data["larder:user:1"] // unchanged bytes, but…
-	if err := c.Set(ctx, "other", 1, 0); err != nil {                      // (own write of another key)
+	if err := c.Set(ctx, "other", 1, 0); err != nil {                     // (own write of another key)
 		t.Fatal(err)
 	}
 	before := c.Stats().Store.Hits
