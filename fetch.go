@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,10 +15,13 @@ import (
 // whose result it caches: cache-aside without its traps.
 //
 //   - One load per key at a time in this process (single-flight): the
-//     callers waiting for it share its result, and a caller whose context
-//     ends stops waiting without cancelling the load for the others (the
-//     loader runs with a context that is never cancelled; bound it yourself
-//     if it can hang).
+//     callers that arrived before it began share its result; those that
+//     arrive while it runs wait for it and then take the next round,
+//     usually a cache read of what it filled, since a load that began
+//     before them may predate an invalidation they must see. A caller whose
+//     context ends stops waiting without cancelling the load for the others
+//     (the loader runs with a context that is never cancelled; bound it
+//     yourself if it can hang).
 //   - One load per key across processes when the store can write
 //     conditionally (ConditionalStore: Redis, memstore): the filler holds a
 //     lease, a placeholder written only if the key is absent, and replaces
@@ -81,31 +85,58 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 		}
 		c.count(TierStore, OpGet, OutcomeMiss, d)
 	}
+	if env != nil && env.lease() {
+		// Another filler's lease is no old value to swap out: taking it
+		// over would let two loads race to fill. Wait for it instead.
+		env, raw = nil, nil
+	}
 	return fill(ctx, c, key, full, env, raw, load, o)
 }
 
 type result[T any] struct {
-	v   T
-	err error
+	v     T
+	err   error
+	start uint64 // flightSeq when the flight began
 }
 
+// flightSeq orders the arrival of callers in fill against the start of
+// flights (across Caches too; only the order matters).
+var flightSeq atomic.Uint64
+
 // fill runs one load for full in this process and shares it.
+//
+// A caller shares the result of a flight only if the flight began after
+// the caller arrived. A flight already under way may have loaded (or read)
+// before an invalidation that completed before this caller arrived: its
+// value is then older than a write the caller must see, and sharing it
+// would be a stale read that no lease can catch, since it never goes
+// through the cache. Such a caller waits for that flight to end and runs
+// (or joins) the next one, which starts after it arrived: at most one more
+// round, usually a cache read of what the first flight filled. Errors
+// other than "not found" are shared as they are: they are no value.
 func fill[T any](ctx context.Context, c *Cache, key, full string, cur *envelope, curRaw []byte, load func(context.Context) (T, error), o fetchOptions) (T, error) {
-	ch := c.flights.DoChan(full, func() (any, error) {
-		v, err := fillOnce(context.WithoutCancel(ctx), c, key, full, cur, curRaw, load, o)
-		return result[T]{v, err}, nil
-	})
-	select {
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
-	case r := <-ch:
-		res, ok := r.Val.(result[T])
-		if !ok {
-			// Another type shares this key; do not hand its value over.
-			return load(ctx)
+	arrived := flightSeq.Add(1)
+	for {
+		ch := c.flights.DoChan(full, func() (any, error) {
+			start := flightSeq.Add(1)
+			v, err := fillOnce(context.WithoutCancel(ctx), c, key, full, cur, curRaw, load, o)
+			return result[T]{v, err, start}, nil
+		})
+		select {
+		case <-ctx.Done():
+			var zero T
+			return zero, ctx.Err()
+		case r := <-ch:
+			res, ok := r.Val.(result[T])
+			if !ok {
+				// Another type shares this key; do not hand its value over.
+				return load(ctx)
+			}
+			if res.start < arrived && (res.err == nil || errors.Is(res.err, ErrNotFound)) {
+				continue // a flight from before this caller arrived
+			}
+			return res.v, res.err
 		}
-		return res.v, res.err
 	}
 }
 

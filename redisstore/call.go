@@ -80,8 +80,13 @@ func bounded[T any](ctx context.Context, s *Store, fn func() (T, error)) (T, err
 // larder.ErrUnavailable, so that callers can tell an outage from a bad
 // command. That includes a context error while ctx is not done: rueidis
 // hands a call that waited for another call's reconnection the error of
-// that reconnection, deadline and all.
+// that reconnection, deadline and all. It also includes a new connection
+// that the server refused client tracking, after which the store goes on
+// without it (see untrack).
 func (s *Store) fail(ctx context.Context, op string, err error) error {
+	if errors.Is(err, rueidis.ErrNoCache) {
+		s.untrack(err)
+	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(err, ctxErr) {
 			return fmt.Errorf("redisstore: %s: %w", op, ctxErr)

@@ -43,7 +43,7 @@ func (s *Store) connectLoop() {
 		}
 		delay = min(2*delay, connectBackoffMax)
 
-		client, err := rueidis.NewClient(s.opts)
+		client, tracking, err := s.newClient()
 		if err != nil {
 			if s.life.Err() != nil {
 				return
@@ -74,9 +74,14 @@ func (s *Store) connectLoop() {
 			return
 		}
 		c := newConnection(client)
+		s.tracking.Store(tracking)
 		s.conn.Store(c)
 		s.mu.Unlock()
-		s.log.Info("redisstore: connected to Redis", "addr", s.target, "mode", string(client.Mode()), "attempts", attempt)
+		s.log.Info("redisstore: connected to Redis", "addr", s.target, "mode", string(client.Mode()),
+			"attempts", attempt, "tracking", tracking)
+		// Nothing could be read before, but a receiver learns that
+		// Tracking may have changed.
+		s.inv.call(nil)
 		return
 	}
 }

@@ -13,7 +13,8 @@ import (
 
 // Store is a larder.Store backed by Redis or Valkey (standalone, Sentinel or
 // Cluster) through rueidis. It also implements larder.ConditionalStore,
-// larder.BatchStore, larder.Counter and larder.Infoer.
+// larder.BatchStore, larder.Counter, larder.Infoer and, with
+// Options.TrackingPrefixes, larder.InvalidationSource.
 //
 // A Store is safe for concurrent use by any number of goroutines. Create it
 // with New and release it with Close.
@@ -43,6 +44,17 @@ type Store struct {
 
 	casScript *rueidis.Lua
 	cadScript *rueidis.Lua
+
+	// inv holds the functions registered with OnInvalidate. tracking is
+	// set while the connected client tracks keys; untracking while
+	// untrack replaces it; refusedLogged once the server's refusal of
+	// tracking has been logged. bg counts untrack's goroutine, which
+	// Close waits for.
+	inv           invalidations
+	tracking      atomic.Bool
+	untracking    atomic.Bool
+	refusedLogged atomic.Bool
+	bg            sync.WaitGroup
 }
 
 // connection is the client with facts about it fixed when it connected.
@@ -53,11 +65,12 @@ type connection struct {
 
 // The store's optional powers, checked at compile time.
 var (
-	_ larder.ConditionalStore = (*Store)(nil)
-	_ larder.BatchStore       = (*Store)(nil)
-	_ larder.Counter          = (*Store)(nil)
-	_ larder.Infoer           = (*Store)(nil)
-	_ larder.ModeReporter     = (*Store)(nil)
+	_ larder.ConditionalStore   = (*Store)(nil)
+	_ larder.BatchStore         = (*Store)(nil)
+	_ larder.Counter            = (*Store)(nil)
+	_ larder.Infoer             = (*Store)(nil)
+	_ larder.ModeReporter       = (*Store)(nil)
+	_ larder.InvalidationSource = (*Store)(nil)
 )
 
 // New returns a Store for the server that opts describe.
@@ -107,10 +120,14 @@ func New(opts Options) (*Store, error) {
 	}
 	s.life, s.cancel = context.WithCancel(context.Background())
 	copt.DialCtxFn = s.dial
+	if !copt.DisableCache {
+		copt.OnInvalidations = s.inv.pushed
+	}
 	s.opts = copt
 
-	client, err := rueidis.NewClient(s.opts)
+	client, tracking, err := s.newClient()
 	if err == nil {
+		s.tracking.Store(tracking)
 		s.conn.Store(newConnection(client))
 		close(s.connDone)
 		return s, nil
@@ -146,8 +163,11 @@ func (s *Store) Client() rueidis.Client {
 
 // Close stops the background connector, closes the client and waits for
 // their goroutines to end. Calls made after Close fail with an error
-// wrapping larder.ErrClosed. Close is safe to call more than once and
-// concurrently with other calls; only the first call does anything.
+// wrapping larder.ErrClosed, and functions registered with OnInvalidate
+// are not called once it has returned. Close is safe to call more than
+// once and concurrently with other calls; only the first call does
+// anything. It must not be called from a function registered with
+// OnInvalidate.
 //
 // One rueidis goroutine may outlive Close by a few seconds: on a Cluster,
 // connections that a topology refresh dropped are closed five seconds
@@ -159,6 +179,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.mu.Unlock()
+	// Before the client: rueidis reports its closing connections as
+	// invalidations, some of them after its Close has returned.
+	s.inv.close()
 	// Closing the client first lets calls in flight finish normally;
 	// cancelling life then aborts whatever is still dialling.
 	if c := s.conn.Load(); c != nil {
@@ -166,6 +189,7 @@ func (s *Store) Close() error {
 	}
 	s.cancel()
 	<-s.connDone
+	s.bg.Wait()
 	return nil
 }
 
