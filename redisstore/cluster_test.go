@@ -72,6 +72,52 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	// Each master reports changes to its own keys on the connections a
+	// store holds to it, which are those the store has used.
+	t.Run("invalidations", func(t *testing.T) {
+		t.Parallel()
+		o := Options{Addr: addrs, TrackingPrefixes: []string{"inv:"}}
+		a, b := newStore(t, o), newStore(t, o)
+		if !a.Tracking() || !b.Tracking() {
+			t.Fatal("Tracking() = false on a Cluster")
+		}
+		recA, recB := newRecorder().listen(t, a), newRecorder().listen(t, b)
+		ctx := ctxFor(t, 30*time.Second)
+		// One key owned by each master, found by asking it.
+		var keys []string
+		for _, m := range cluster.Masters {
+			for i := 0; ; i++ {
+				k := "inv:" + strconv.Itoa(i)
+				if err := m.Do("SET", k, "0").Error(); err == nil {
+					keys = append(keys, k)
+					break
+				}
+			}
+		}
+		// B reads them, as a tier in front of it would.
+		if _, err := b.GetMany(ctx, keys); err != nil {
+			t.Fatal(err)
+		}
+		items := make([]larder.Item, len(keys))
+		for i, k := range keys {
+			items[i] = larder.Item{Key: k, Value: []byte("1"), TTL: time.Minute}
+		}
+		if err := a.SetMany(ctx, items); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			recA.waitKey(t, k)
+			recB.waitKey(t, k)
+		}
+		for i, m := range cluster.Masters {
+			before := recB.count(keys[i])
+			if err := m.Do("DEL", keys[i]).Error(); err != nil {
+				t.Fatal(err)
+			}
+			recB.waitFor(t, keys[i], func() bool { return recB.count(keys[i]) > before })
+		}
+	})
+
 	t.Run("contract", func(t *testing.T) {
 		t.Parallel()
 		cachetest.Run(t, func(t *testing.T) larder.Store {

@@ -6,7 +6,19 @@
 // Besides the Store contract it implements larder.ConditionalStore (SET NX
 // and two Lua scripts for compare-and-swap and compare-and-delete),
 // larder.BatchStore (MGET, or pipelined GETs on a Cluster, and pipelined
-// SETs), larder.Counter and larder.Infoer.
+// SETs), larder.Counter, larder.Infoer and larder.InvalidationSource.
+//
+// # Invalidations
+//
+// With Options.TrackingPrefixes set, the store turns on RESP3 client
+// tracking in broadcasting mode on every connection, and Store.OnInvalidate
+// reports each key under those prefixes that changes in Redis, whoever
+// changed it, so that a Cache can keep an in-process tier coherent across
+// processes. Whenever changes may have been missed (a connection closed,
+// the server was flushed) it reports nil keys, meaning "drop everything".
+// Servers that cannot track (RESP2 only, CLIENT TRACKING refused by an
+// ACL or a managed service) are used without it; Store.Tracking then
+// reports false.
 //
 // # Failing open
 //

@@ -34,4 +34,18 @@ func TestSentinel(t *testing.T) {
 			}
 		})
 	}
+	// The store tracks keys on the master it was directed to.
+	t.Run("invalidations", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, Options{Addr: sentinel.Addr(), SentinelMasterSet: "mymaster", Password: "sentinel-master-pw",
+			TrackingPrefixes: []string{"ns:"}})
+		if !s.Tracking() {
+			t.Fatal("Tracking() = false through a Sentinel")
+		}
+		rec := newRecorder().listen(t, s)
+		if err := master.Do("SET", "ns:k", "x").Error(); err != nil {
+			t.Fatal(err)
+		}
+		rec.waitKey(t, "ns:k")
+	})
 }
