@@ -70,6 +70,11 @@ func (c Config) RedisOptions(logger *slog.Logger) redisstore.Options {
 		MaxConnections: c.RedisMaxConnections,
 		Logger:         logger,
 	}
+	if c.LocalMaxBytes > 0 {
+		// The in-process tier needs to hear of every change under the
+		// namespace, made by any instance or by hand.
+		o.TrackingPrefixes = []string{c.Namespace + ":"}
+	}
 	if c.RedisURL != "" {
 		o.URL = c.RedisURL
 		return o
