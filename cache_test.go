@@ -335,7 +335,7 @@ func TestFailureLogsAreRateLimited(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(0, 0)}
 	c := newCache(t, larder.Options{
 		Store: f, BreakerThreshold: 1000, LogInterval: time.Minute,
-		Logger: newLogger(&logs), Clock: clock,
+		Logger: newLogger(&logs), Clock: clock, LocalMaxBytes: -1,
 	})
 	for range 50 {
 		_, _ = c.Get(context.Background(), "k", new(int))

@@ -38,8 +38,15 @@ import (
 // loader's error comes back wrapped in ErrStale beside the last value. The
 // store failing never fails Fetch: it loads and answers.
 //
-// Values handed to concurrent callers of one flight are the same value: do
-// not mutate what Fetch returns. Several types must not share one key.
+// In redis mode, untagged values are also kept decoded in the in-process
+// tier (Options.LocalMaxBytes), which answers without a round trip until
+// the key changes anywhere: reads there are coherent within the time the
+// store takes to report a change (milliseconds), not linearizable across
+// instances; within one instance its own writes are seen at once.
+//
+// Values handed to concurrent callers of one flight, and values from the
+// in-process tier, are shared: do not mutate what Fetch returns (see
+// Options.LocalClone). Several types must not share one key.
 func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.Context) (T, error), opts ...FetchOption) (T, error) {
 	var zero T
 	if err := c.check(ctx, key); err != nil {
@@ -53,6 +60,20 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 	if !ok {
 		// Without the tags' generations no key is safe to use.
 		return load(ctx)
+	}
+	// The in-process tier holds untagged keys only: a tagged entry's key
+	// changes with its tags' generations, which the tier cannot see.
+	near := c.near != nil && len(o.tags) == 0
+	var snap nearSnapshot
+	if near {
+		if v, ok := c.near.get(key); ok {
+			if tv, ok := v.(T); ok {
+				c.count(TierLocal, OpGet, OutcomeHit, 0)
+				return tv, nil
+			}
+		}
+		c.count(TierLocal, OpGet, OutcomeMiss, 0)
+		snap = c.near.snapshot(key)
 	}
 	env, raw, d, err := c.read(ctx, full)
 	if err != nil {
@@ -71,6 +92,15 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 				c.count(TierStore, OpGet, OutcomeHit, d)
 				if o.beta > 0 && xfetch(now, env, o.beta) {
 					refresh(c, full, raw, load, o)
+				}
+				if near {
+					soft := env.soft
+					if o.beta > 0 {
+						// Leave the last stretch before expiry to the
+						// store, where early refresh is decided.
+						soft -= int64(4*o.beta*float64(env.delta)) / 1000
+					}
+					c.near.put(key, v, sizeOf(v), soft, c.nearTTL(), snap)
 				}
 				return v, nil
 			}

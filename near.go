@@ -27,6 +27,10 @@ type nearTier struct {
 	stripes [nearStripes]atomic.Uint64
 	clock   Clock
 	clone   func(any) any
+	// ownClock is set when the Cache was given a Clock other than the
+	// system's: otter expires entries by real time, so get must also
+	// check expiry against that clock.
+	ownClock bool
 
 	evictions     atomic.Uint64
 	invalidations atomic.Uint64
@@ -47,7 +51,7 @@ type nearEntry struct {
 type nearSnapshot struct{ epoch, stripe uint64 }
 
 func newNearTier(maxBytes int64, clock Clock, clone func(any) any) (*nearTier, error) {
-	n := &nearTier{seed: maphash.MakeSeed(), clock: clock, clone: clone}
+	n := &nearTier{seed: maphash.MakeSeed(), clock: clock, clone: clone, ownClock: clock != SystemClock}
 	c, err := otter.New(&otter.Options[string, nearEntry]{
 		MaximumWeight: uint64(maxBytes),
 		Weigher:       func(k string, e nearEntry) uint32 { return e.size + uint32(min(len(k), 1<<20)) },
@@ -74,7 +78,7 @@ func (n *nearTier) stripe(key string) *atomic.Uint64 {
 // get returns the value of key if the tier holds a live one.
 func (n *nearTier) get(key string) (any, bool) {
 	e, ok := n.cache.GetIfPresent(key)
-	if !ok {
+	if !ok || (n.ownClock && n.clock.Now().UnixNano() >= e.expires) {
 		return nil, false
 	}
 	if n.clone != nil {
