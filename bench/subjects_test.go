@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"testing"
 )
 
@@ -24,4 +25,14 @@ func TestSubjectsAgree(t *testing.T) {
 			}
 		})
 	}
+}
+
+var errMiss = errors.New("bench: unexpected miss")
+
+// hit turns a (found, err) pair into an error for a read that must hit.
+func hit(ok bool, err error) error {
+	if err == nil && !ok {
+		return errMiss
+	}
+	return err
 }
