@@ -56,13 +56,10 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 		return load(ctx)
 	}
 	o := c.fetchOptions(opts)
-	full, ok := c.taggedKey(ctx, key, o.tags)
-	if !ok {
-		// Without the tags' generations no key is safe to use.
-		return load(ctx)
-	}
 	// The in-process tier holds untagged keys only: a tagged entry's key
-	// changes with its tags' generations, which the tier cannot see.
+	// changes with its tags' generations, which the tier cannot see. It is
+	// asked before the full key is built, so that its hits allocate
+	// nothing.
 	near := c.near != nil && len(o.tags) == 0
 	var snap nearSnapshot
 	if near {
@@ -74,6 +71,11 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 		}
 		c.count(TierLocal, OpGet, OutcomeMiss, 0)
 		snap = c.near.snapshot(key)
+	}
+	full, ok := c.taggedKey(ctx, key, o.tags)
+	if !ok {
+		// Without the tags' generations no key is safe to use.
+		return load(ctx)
 	}
 	env, raw, d, err := c.read(ctx, full)
 	if err != nil {

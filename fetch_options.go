@@ -2,8 +2,9 @@ package larder
 
 import "time"
 
-// FetchOption tunes one call of Fetch.
-type FetchOption func(*fetchOptions)
+// FetchOption tunes one call of Fetch. Options take and return the
+// settings by value, so that a Fetch on a hit allocates nothing for them.
+type FetchOption func(fetchOptions) fetchOptions
 
 type fetchOptions struct {
 	ttl      time.Duration
@@ -25,56 +26,70 @@ const (
 )
 
 // TTL sets how long the loaded value is fresh. Default Options.DefaultTTL.
-func TTL(d time.Duration) FetchOption { return func(o *fetchOptions) { o.ttl = d } }
+func TTL(d time.Duration) FetchOption {
+	return func(o fetchOptions) fetchOptions { o.ttl = d; return o }
+}
 
 // Jitter spreads the TTL by ±f (0.1 = ±10 %, the default; 0 turns it
 // off), so that entries filled together do not all expire together.
-func Jitter(f float64) FetchOption { return func(o *fetchOptions) { o.jitter = f } }
+func Jitter(f float64) FetchOption {
+	return func(o fetchOptions) fetchOptions { o.jitter = f; return o }
+}
 
 // Tags files the entry under tags; InvalidateTags(ctx, tag) then makes
 // every entry filed under tag a miss with one write, however many there
 // are. Each tag costs a read per Fetch (batched where the store can).
 func Tags(tags ...string) FetchOption {
-	return func(o *fetchOptions) { o.tags = append(o.tags, tags...) }
+	return func(o fetchOptions) fetchOptions { o.tags = append(o.tags, tags...); return o }
 }
 
 // StaleWhileRevalidate lets Fetch answer with the old value for d after it
 // expires while one caller, in the background, loads the new one: nobody
 // waits for the loader in that window.
 func StaleWhileRevalidate(d time.Duration) FetchOption {
-	return func(o *fetchOptions) { o.swr = d }
+	return func(o fetchOptions) fetchOptions { o.swr = d; return o }
 }
 
 // StaleIfError lets Fetch answer with the old value for d after it expires
 // when the loader fails; the error is still returned, wrapped in ErrStale,
 // beside the value.
-func StaleIfError(d time.Duration) FetchOption { return func(o *fetchOptions) { o.sie = d } }
+func StaleIfError(d time.Duration) FetchOption {
+	return func(o fetchOptions) fetchOptions { o.sie = d; return o }
+}
 
 // NegativeTTL caches "not found" for d: a loader error wrapping ErrNotFound
 // is remembered, so that requests for a missing id do not all reach the
 // database. Zero (the default) caches no negatives.
-func NegativeTTL(d time.Duration) FetchOption { return func(o *fetchOptions) { o.negTTL = d } }
+func NegativeTTL(d time.Duration) FetchOption {
+	return func(o fetchOptions) fetchOptions { o.negTTL = d; return o }
+}
 
 // EarlyRefresh turns on probabilistic early refresh (XFetch, Vattani et
 // al., VLDB 2015) with weight beta (1 is the paper's choice; larger
 // refreshes earlier). A hit refreshes in the background when
 // now − Δ·beta·ln(rand()) ≥ expiry, where Δ is how long the last load
 // took, so hot keys are reloaded before they expire, by about one caller.
-func EarlyRefresh(beta float64) FetchOption { return func(o *fetchOptions) { o.beta = beta } }
+func EarlyRefresh(beta float64) FetchOption {
+	return func(o fetchOptions) fetchOptions { o.beta = beta; return o }
+}
 
 // LeaseTTL bounds how long a filler holds a key's lease: a filler that dies
 // blocks fills of that key for at most d. Default 3 s; it should exceed the
 // loader's usual duration.
-func LeaseTTL(d time.Duration) FetchOption { return func(o *fetchOptions) { o.leaseTTL = d } }
+func LeaseTTL(d time.Duration) FetchOption {
+	return func(o fetchOptions) fetchOptions { o.leaseTTL = d; return o }
+}
 
 // LeaseWait bounds how long a Fetch waits for another filler (in this
 // process or another) before loading by itself, without writing. Default 2 s.
-func LeaseWait(d time.Duration) FetchOption { return func(o *fetchOptions) { o.wait = d } }
+func LeaseWait(d time.Duration) FetchOption {
+	return func(o fetchOptions) fetchOptions { o.wait = d; return o }
+}
 
 func (c *Cache) fetchOptions(opts []FetchOption) fetchOptions {
 	o := fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait}
 	for _, opt := range opts {
-		opt(&o)
+		o = opt(o)
 	}
 	if o.ttl <= 0 {
 		o.ttl = c.opts.DefaultTTL
