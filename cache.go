@@ -41,6 +41,7 @@ type Cache struct {
 	measure  bool // a Recorder was given: time each call
 
 	flights    singleflight.Group // one fill per key in this process
+	flightSeq  atomic.Uint64      // orders callers' arrival against flights' start (fill)
 	refreshing sync.Map           // full keys with a background refresh running
 	bgMu       sync.Mutex         // orders bg.Add against Close's bg.Wait
 	bg         sync.WaitGroup     // background refreshes

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
-	"sync/atomic"
 	"time"
 )
 
@@ -128,12 +127,8 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 type result[T any] struct {
 	v     T
 	err   error
-	start uint64 // flightSeq when the flight began
+	start uint64 // Cache.flightSeq when the flight began
 }
-
-// flightSeq orders the arrival of callers in fill against the start of
-// flights (across Caches too; only the order matters).
-var flightSeq atomic.Uint64
 
 // fill runs one load for full in this process and shares it.
 //
@@ -147,10 +142,10 @@ var flightSeq atomic.Uint64
 // round, usually a cache read of what the first flight filled. Errors
 // other than "not found" are shared as they are: they are no value.
 func fill[T any](ctx context.Context, c *Cache, key, full string, cur *envelope, curRaw []byte, load func(context.Context) (T, error), o fetchOptions) (T, error) {
-	arrived := flightSeq.Add(1)
+	arrived := c.flightSeq.Add(1)
 	for {
 		ch := c.flights.DoChan(full, func() (any, error) {
-			start := flightSeq.Add(1)
+			start := c.flightSeq.Add(1)
 			v, err := fillOnce(context.WithoutCancel(ctx), c, key, full, cur, curRaw, load, o)
 			return result[T]{v, err, start}, nil
 		})
