@@ -24,38 +24,56 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
+	if u, ok := a.readUser(w, r); ok {
+		cacheadmin.WriteJSON(w, http.StatusOK, u)
+	}
+}
+
+// readUser answers the {user_id} of r through the cache, setting the
+// Cache-Status header; on failure it has written the error and reports
+// false.
+func (a *API) readUser(w http.ResponseWriter, r *http.Request) (user.User, bool) {
 	id, err := pathID(r)
 	if err != nil {
 		a.writeErr(w, r, err)
-		return
+		return user.User{}, false
 	}
 	r, report := track(r)
 	u, err := a.users.Get(r.Context(), id)
 	report(w)
 	if err != nil {
 		a.writeErr(w, r, err)
-		return
+		return user.User{}, false
 	}
-	cacheadmin.WriteJSON(w, http.StatusOK, u)
+	return u, true
 }
 
 func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
+	var in user.Update
+	if u, ok := a.writeUser(w, r, &in, func() user.Update { return in }); ok {
+		cacheadmin.WriteJSON(w, http.StatusOK, u)
+	}
+}
+
+// writeUser decodes r's body into body, applies the update that toUpdate
+// makes of it to the {user_id} of r, and returns the updated user; on
+// failure it has written the error and reports false.
+func (a *API) writeUser(w http.ResponseWriter, r *http.Request, body any, toUpdate func() user.Update) (user.User, bool) {
 	id, err := pathID(r)
 	if err != nil {
 		a.writeErr(w, r, err)
-		return
+		return user.User{}, false
 	}
-	var in user.Update
-	if err := decodeBody(w, r, &in); err != nil {
+	if err := decodeBody(w, r, body); err != nil {
 		a.writeErr(w, r, err)
-		return
+		return user.User{}, false
 	}
-	u, err := a.users.Update(r.Context(), id, in)
+	u, err := a.users.Update(r.Context(), id, toUpdate())
 	if err != nil {
 		a.writeErr(w, r, err)
-		return
+		return user.User{}, false
 	}
-	cacheadmin.WriteJSON(w, http.StatusOK, u)
+	return u, true
 }
 
 func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) {
@@ -92,38 +110,16 @@ func profileOf(u user.User) Profile {
 }
 
 func (a *API) getProfile(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.writeErr(w, r, err)
-		return
+	if u, ok := a.readUser(w, r); ok {
+		cacheadmin.WriteJSON(w, http.StatusOK, profileOf(u))
 	}
-	r, report := track(r)
-	u, err := a.users.Get(r.Context(), id)
-	report(w)
-	if err != nil {
-		a.writeErr(w, r, err)
-		return
-	}
-	cacheadmin.WriteJSON(w, http.StatusOK, profileOf(u))
 }
 
 func (a *API) updateProfile(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.writeErr(w, r, err)
-		return
-	}
 	var in ProfileUpdate
-	if err := decodeBody(w, r, &in); err != nil {
-		a.writeErr(w, r, err)
-		return
+	if u, ok := a.writeUser(w, r, &in, func() user.Update { return user.Update{Name: in.Name, Bio: in.Bio} }); ok {
+		cacheadmin.WriteJSON(w, http.StatusOK, profileOf(u))
 	}
-	u, err := a.users.Update(r.Context(), id, user.Update{Name: in.Name, Bio: in.Bio})
-	if err != nil {
-		a.writeErr(w, r, err)
-		return
-	}
-	cacheadmin.WriteJSON(w, http.StatusOK, profileOf(u))
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
