@@ -16,7 +16,13 @@ import (
 // one machine of a service would have.
 func instance(t *testing.T, srv *redistest.Server, db int) *larder.Cache {
 	t.Helper()
-	s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db, TrackingPrefixes: []string{"coh:"}})
+	return instanceAt(t, srv.Addr(), db)
+}
+
+// instanceAt is instance for a server this process did not start.
+func instanceAt(t *testing.T, addr string, db int) *larder.Cache {
+	t.Helper()
+	s, err := redisstore.New(redisstore.Options{Addr: addr, DB: db, TrackingPrefixes: []string{"coh:"}})
 	if err != nil {
 		t.Fatal(err)
 	}
