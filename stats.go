@@ -1,6 +1,8 @@
 package larder
 
 import (
+	mrand "math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -195,8 +197,41 @@ type Stats struct {
 }
 
 // tierCounters are the live, atomically updated counters behind TierStats.
+// Hits and misses are counted on every read, by every core at once; one
+// shared word would bounce between cores on each in-process hit and cost
+// more than the hit itself, so they are striped.
 type tierCounters struct {
-	hits, misses, sets, deletes, errors, timeouts, rejected, decodeErrors atomic.Uint64
+	hits, misses                                            stripedCounter
+	sets, deletes, errors, timeouts, rejected, decodeErrors atomic.Uint64
+}
+
+// stripedCounter is a counter spread over cells on separate cache lines.
+// Each P keeps to one cell through a token in a sync.Pool (per-P, no
+// lock), so cores do not contend; a read sums the cells.
+type stripedCounter struct {
+	cells [16]struct {
+		n atomic.Uint64
+		_ [56]byte
+	}
+	tokens sync.Pool // *uint32 cell indexes
+}
+
+func (s *stripedCounter) Add(n uint64) {
+	t, ok := s.tokens.Get().(*uint32)
+	if !ok {
+		t = new(uint32)
+		*t = mrand.Uint32()
+	}
+	s.cells[*t&15].n.Add(n)
+	s.tokens.Put(t)
+}
+
+func (s *stripedCounter) Load() uint64 {
+	var sum uint64
+	for i := range s.cells {
+		sum += s.cells[i].n.Load()
+	}
+	return sum
 }
 
 func (c *tierCounters) add(op Op, o Outcome, n uint64) {

@@ -54,13 +54,14 @@ func BenchmarkTierHit(b *testing.B) {
 		b.Fatal(err)
 	}
 
+	load := func(context.Context) (item, error) { return want, nil }
 	cases := []struct {
 		name string
 		get  func(*item) error
 	}{
 		{"larder-local-get", func(v *item) error { return hit(withTier.Get(ctx, "hot", v)) }},
 		{"larder-local-fetch", func(v *item) error {
-			got, err := larder.Fetch(ctx, withTier, "hot", func(context.Context) (item, error) { return want, nil })
+			got, err := larder.Fetch(ctx, withTier, "hot", load)
 			*v = got
 			return err
 		}},
