@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/larderhq/larder"
 	"github.com/redis/rueidis"
@@ -17,6 +18,27 @@ import (
 // ConnWriteTimeout, 10 s), so without a bound they would pile up at the
 // caller's request rate, each holding a goroutine.
 const maxInFlight = 4096
+
+// maxDirect bounds the calls on bounded's direct path: well under the
+// 1,024 commands a rueidis connection queues, past which a caller would
+// wait for room without looking at its context.
+const maxDirect = 256
+
+// suspectFor is how long calls avoid the direct path after a failure.
+const suspectFor = 5 * time.Second
+
+// observe keeps calls off the direct path for suspectFor after a failure
+// that was not the server's own answer (a nil reply, WRONGTYPE…).
+func (s *Store) observe(err error) {
+	if err == nil || rueidis.IsRedisNil(err) {
+		return
+	}
+	var re *rueidis.RedisError
+	if errors.As(err, &re) {
+		return
+	}
+	s.suspectUntil.Store(time.Now().Add(suspectFor).UnixNano())
+}
 
 // errSaturated is returned, wrapped with larder.ErrUnavailable, when
 // maxInFlight calls are already waiting: the server is not answering, and
@@ -39,6 +61,15 @@ var errSaturated = errors.New("too many calls already waiting for Redis")
 //
 // Calls whose ctx can never be done run fn directly, as there is nothing
 // to enforce and nothing would ever be abandoned.
+//
+// A goroutine per call costs about a tenth of a round trip on loopback, so
+// while the store is healthy calls run fn directly: rueidis's usual path
+// honours the deadline, and the paths that do not are reached only after
+// something failed (a dropped connection being redialled) or with more
+// than a connection's queue of calls outstanding. So the direct path is
+// taken only while no call has failed for suspectFor and fewer than
+// maxDirect calls are on it; any failure other than a server's reply sends
+// calls through the goroutine for a while.
 func bounded[T any](ctx context.Context, s *Store, fn func() (T, error)) (T, error) {
 	if ctx.Done() == nil {
 		return fn()
@@ -46,6 +77,15 @@ func bounded[T any](ctx context.Context, s *Store, fn func() (T, error)) (T, err
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
+	}
+	if time.Now().UnixNano() >= s.suspectUntil.Load() {
+		if s.direct.Add(1) <= maxDirect {
+			v, err := fn()
+			s.direct.Add(-1)
+			s.observe(err)
+			return v, err
+		}
+		s.direct.Add(-1)
 	}
 	if s.inFlight.Add(1) > s.maxInFlight {
 		s.inFlight.Add(-1)
@@ -58,6 +98,7 @@ func bounded[T any](ctx context.Context, s *Store, fn func() (T, error)) (T, err
 	ch := make(chan result, 1) // buffered: an abandoned fn must not block
 	go func() {
 		v, err := fn()
+		s.observe(err)
 		// Counted out before the result is delivered, so that a caller
 		// that has its result never sees its own call still in flight.
 		s.inFlight.Add(-1)

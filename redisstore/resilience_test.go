@@ -314,6 +314,18 @@ func TestInFlightBound(t *testing.T) {
 	if n := s.inFlight.Load(); n != 0 {
 		t.Fatalf("%d calls in flight on an idle store", n)
 	}
+	// Healthy calls take the direct path and never count here.
+	if _, err := s.Get(ctxFor(t, time.Second), "k"); err != nil && !errors.Is(err, larder.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if s.suspectUntil.Load() != 0 {
+		t.Fatal("a miss made the store suspect")
+	}
+	// A failure sends calls through the bounded goroutines, as here.
+	s.observe(errors.New("dial tcp: connection reset"))
+	if time.Now().UnixNano() >= s.suspectUntil.Load() {
+		t.Fatal("a network failure did not make the store suspect")
+	}
 
 	srv.Pause()
 	// Eight calls wait for the paused server until their long deadline.

@@ -41,6 +41,10 @@ type Store struct {
 	// bound (a field so that tests can lower it).
 	inFlight    atomic.Int64
 	maxInFlight int64
+	// direct counts calls on bounded's direct path; suspectUntil (Unix
+	// ns) keeps calls off that path for a while after a failure.
+	direct       atomic.Int64
+	suspectUntil atomic.Int64
 
 	casScript *rueidis.Lua
 	cadScript *rueidis.Lua
