@@ -27,7 +27,13 @@ func BenchmarkTierHit(b *testing.B) {
 	want := sample()
 
 	newLarder := func(local int64) *larder.Cache {
-		s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB(), TrackingPrefixes: []string{"bench:"}})
+		o := redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB()}
+		if local >= 0 {
+			// Tracking only with the tier, as config sets it up: with
+			// CACHE_LOCAL_MAX_BYTES=0 nothing asks Redis to track.
+			o.TrackingPrefixes = []string{"bench:"}
+		}
+		s, err := redisstore.New(o)
 		if err != nil {
 			b.Fatal(err)
 		}
