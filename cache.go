@@ -40,14 +40,15 @@ type Cache struct {
 	fetch    fetchCounters
 	measure  bool // a Recorder was given: time each call
 
-	flights    singleflight.Group // one fill per key in this process
-	flightSeq  atomic.Uint64      // orders callers' arrival against flights' start (fill)
-	refreshing sync.Map           // full keys with a background refresh running
-	bgMu       sync.Mutex         // orders bg.Add against Close's bg.Wait
-	bg         sync.WaitGroup     // background refreshes
-	bgCtx      context.Context    // cancelled by Close
-	bgCancel   context.CancelFunc
-	fillHook   func(full string) // tests: runs between a load and its fill
+	flights       singleflight.Group // one fill per key in this process
+	flightSeq     atomic.Uint64      // orders callers' arrival against flights' start (fill)
+	fetchDefaults fetchOptions       // what Fetch uses when given no options
+	refreshing    sync.Map           // full keys with a background refresh running
+	bgMu          sync.Mutex         // orders bg.Add against Close's bg.Wait
+	bg            sync.WaitGroup     // background refreshes
+	bgCtx         context.Context    // cancelled by Close
+	bgCancel      context.CancelFunc
+	fillHook      func(full string) // tests: runs between a load and its fill
 
 	near    *nearTier          // in-process tier before a remote store; nil if none
 	tracker InvalidationSource // what keeps near coherent; nil if nothing
@@ -82,6 +83,7 @@ func New(opts Options) (*Cache, error) {
 	if ls, ok := o.Store.(LocalStore); ok && ls.Local() {
 		c.local = true
 	}
+	c.fetchDefaults = c.finishFetchOptions(fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait})
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	if c.store != nil && !c.local && o.LocalMaxBytes > 0 {
 		near, err := newNearTier(o.LocalMaxBytes, o.Clock, o.LocalClone)

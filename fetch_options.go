@@ -87,10 +87,18 @@ func LeaseWait(d time.Duration) FetchOption {
 }
 
 func (c *Cache) fetchOptions(opts []FetchOption) fetchOptions {
+	if len(opts) == 0 {
+		return c.fetchDefaults // computed once, in New: the common hit path
+	}
 	o := fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait}
 	for _, opt := range opts {
 		o = opt(o)
 	}
+	return c.finishFetchOptions(o)
+}
+
+// finishFetchOptions fills defaults and clamps what the options set.
+func (c *Cache) finishFetchOptions(o fetchOptions) fetchOptions {
 	if o.ttl <= 0 {
 		o.ttl = c.opts.DefaultTTL
 	}
