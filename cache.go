@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/larderhq/larder/internal/glob"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -583,18 +583,4 @@ func (c *Cache) count(t Tier, op Op, o Outcome, d time.Duration) {
 // EscapeGlob escapes the Redis glob metacharacters in s (* ? [ ] \) so that
 // a pattern built from it matches s literally, as in
 // c.Clear(ctx, "user:"+larder.EscapeGlob(email)+":*").
-func EscapeGlob(s string) string {
-	if !strings.ContainsAny(s, `*?[]\`) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 4)
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+func EscapeGlob(s string) string { return glob.Escape(s) }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,19 +33,8 @@ const (
 )
 
 // escape returns a glob pattern that matches exactly s, for building
-// patterns from prefixes and keys that may contain metacharacters. It does
-// the job of larder.EscapeGlob without depending on it.
-func escape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+// patterns from prefixes and keys that may contain metacharacters.
+func escape(s string) string { return larder.EscapeGlob(s) }
 
 // wantValue checks that key holds exactly want.
 func wantValue(ctx context.Context, s larder.Store, key string, want []byte) error {

@@ -5,21 +5,6 @@ import (
 	"testing"
 )
 
-// escape returns a pattern that matches exactly s, escaping only the bytes
-// that are special outside brackets (a public equivalent is
-// larder.EscapeGlob).
-func escape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 // escapeAll escapes every byte, which must be just as exact as escape.
 func escapeAll(s string) string {
 	var b strings.Builder
@@ -145,14 +130,14 @@ func FuzzMatch(f *testing.F) {
 		prefix, exact := Literal(pattern)
 		invalid := Valid(pattern)
 
-		if p := escape(s); !Match(p, s) {
+		if p := Escape(s); !Match(p, s) {
 			t.Fatalf("Match(%q, %q) = false for an escaped string", p, s)
 		}
 		if p := escapeAll(s); !Match(p, s) {
 			t.Fatalf("Match(%q, %q) = false for a fully escaped string", p, s)
 		}
-		if lit, ex := Literal(escape(s)); lit != s || !ex {
-			t.Fatalf("Literal(%q) = (%q, %v), want (%q, true)", escape(s), lit, ex, s)
+		if lit, ex := Literal(Escape(s)); lit != s || !ex {
+			t.Fatalf("Literal(%q) = (%q, %v), want (%q, true)", Escape(s), lit, ex, s)
 		}
 		if got && !strings.HasPrefix(s, prefix) {
 			t.Fatalf("Match(%q, %q) = true but s lacks the literal prefix %q", pattern, s, prefix)

@@ -172,8 +172,8 @@ func TestMatchAgreesWithReference(t *testing.T) {
 func TestMatchEscaped(t *testing.T) {
 	for _, s := range []string{"", "a*b", "a?b", "a[b]", "[^a-z]", "\\", "a\\b", "*?[]\\^-", "\x00\xff"} {
 		t.Run(s, func(t *testing.T) {
-			if !Match(escape(s), s) {
-				t.Errorf("Match(%q, %q) = false, want true", escape(s), s)
+			if !Match(Escape(s), s) {
+				t.Errorf("Match(%q, %q) = false, want true", Escape(s), s)
 			}
 			if !Match(escapeAll(s), s) {
 				t.Errorf("Match(%q, %q) = false, want true", escapeAll(s), s)
