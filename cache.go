@@ -233,29 +233,45 @@ func (c *Cache) decode(key string, data []byte, dst any, d time.Duration) bool {
 // wrapping ErrEncode and stores nothing (in off mode too, so that such bugs
 // show in development). Store failures drop the write silently (see Cache).
 func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) error {
-	if err := c.check(ctx, key); err != nil {
+	raw, ttl, err := c.entry(ctx, key, v, ttl, 0)
+	if err != nil || raw == nil {
 		return err
 	}
-	ttl, err := c.ttl(ttl)
-	if err != nil {
-		return err
+	_, err = c.put(ctx, key, raw, ttl)
+	return err
+}
+
+// entry validates a write of v under key for ttl (zero: the default) and
+// encodes it in an envelope carrying version. raw is nil in off mode,
+// where nothing is stored but the value is still encoded, so that
+// unencodable values fail in development too.
+func (c *Cache) entry(ctx context.Context, key string, v any, ttl time.Duration, version int64) (raw []byte, _ time.Duration, err error) {
+	if err := c.check(ctx, key); err != nil {
+		return nil, 0, err
+	}
+	if ttl, err = c.ttl(ttl); err != nil {
+		return nil, 0, err
 	}
 	data, err := c.opts.Codec.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("%w: key %q: %w", ErrEncode, key, err)
+		return nil, 0, fmt.Errorf("%w: key %q: %w", ErrEncode, key, err)
 	}
 	if c.store == nil {
-		return nil
+		return nil, ttl, nil
 	}
-	now := c.opts.Clock.Now().UnixMilli()
-	exp := now + ttl.Milliseconds()
-	raw := envelope{soft: exp, hard: exp, value: data}.encode()
+	exp := c.opts.Clock.Now().Add(ttl).UnixMilli()
+	return envelope{soft: exp, hard: exp, version: version, value: data}.encode(), ttl, nil
+}
+
+// put stores an encoded entry unconditionally (fail-open) and drops the
+// key from the in-process tier; it reports whether the store took it.
+func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Duration) (bool, error) {
 	full := c.prefix + key
-	_, _, err = c.do(ctx, OpSet, key, func(ctx context.Context) error {
+	stored, _, err := c.do(ctx, OpSet, key, func(ctx context.Context) error {
 		return c.store.Set(ctx, full, raw, ttl)
 	})
 	c.forget(key)
-	return err
+	return stored, err
 }
 
 // Delete removes keys and returns how many existed. Store failures are

@@ -2,7 +2,6 @@ package larder
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -18,30 +17,15 @@ import (
 // Like Set it fails open: a store failure reports false and no error. On a
 // store without conditional writes it is a plain Set.
 func (c *Cache) SetVersioned(ctx context.Context, key string, v any, version int64, ttl time.Duration) (bool, error) {
-	if err := c.check(ctx, key); err != nil {
+	raw, ttl, err := c.entry(ctx, key, v, ttl, version)
+	if err != nil || raw == nil {
 		return false, err
 	}
-	ttl, err := c.ttl(ttl)
-	if err != nil {
-		return false, err
-	}
-	data, err := c.opts.Codec.Marshal(v)
-	if err != nil {
-		return false, fmt.Errorf("%w: key %q: %w", ErrEncode, key, err)
-	}
-	if c.store == nil {
-		return false, nil
-	}
-	full := c.prefix + key
-	exp := c.opts.Clock.Now().Add(ttl).UnixMilli()
-	raw := envelope{soft: exp, hard: exp, version: version, value: data}.encode()
 	cs, ok := c.store.(ConditionalStore)
 	if !ok {
-		stored, _, err := c.do(ctx, OpSet, key, func(ctx context.Context) error {
-			return c.store.Set(ctx, full, raw, ttl)
-		})
-		return stored, err
+		return c.put(ctx, key, raw, ttl)
 	}
+	full := c.prefix + key
 	// Optimistic concurrency: read, decide, compare-and-swap, and start
 	// over when someone wrote in between. Each round trip is one key, so
 	// contention is that of one row's writers.
