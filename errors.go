@@ -1,6 +1,9 @@
 package larder
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Callers test for them with errors.Is; the errors a Cache
 // returns wrap them with context using %w.
@@ -33,6 +36,35 @@ var (
 	// stale value instead (StaleIfError): the value returned beside it is
 	// usable.
 	ErrStale = errors.New("larder: stale value served after a load error")
-	// ErrInvalidOptions is returned by New for options that fail validation.
+	// ErrInvalidOptions is returned by New for options that fail validation,
+	// and by Fetch for FetchOptions that do.
 	ErrInvalidOptions = errors.New("larder: invalid options")
+	// ErrPanic is wrapped by the error every waiter of a Fetch gets when its
+	// loader panicked (see PanicError); the process keeps running.
+	ErrPanic = errors.New("larder: loader panicked")
+	// ErrInvalidDestination is returned by Get for a destination that is not
+	// a non-nil pointer.
+	ErrInvalidDestination = errors.New("larder: invalid destination")
 )
+
+// PanicError is the error Fetch returns when its loader panicked: the
+// panic's value and the stack of the goroutine that panicked. It wraps
+// ErrPanic, and the value too when the value is an error.
+type PanicError struct {
+	Key   string
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("larder: loader of %q panicked: %v\n%s", e.Key, e.Value, e.Stack)
+}
+
+// Unwrap makes errors.Is(err, ErrPanic) hold, and errors.Is against the
+// panic's value when it is an error.
+func (e *PanicError) Unwrap() []error {
+	if err, ok := e.Value.(error); ok {
+		return []error{ErrPanic, err}
+	}
+	return []error{ErrPanic}
+}

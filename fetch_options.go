@@ -1,6 +1,9 @@
 package larder
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // FetchOption tunes one call of Fetch. Options take and return the
 // settings by value, so that a Fetch on a hit allocates nothing for them.
@@ -16,6 +19,10 @@ type fetchOptions struct {
 	beta     float64
 	leaseTTL time.Duration
 	wait     time.Duration
+	// version reads the version of a loaded value (Version); nil: fills
+	// carry version 0.
+	version func(any) (int64, bool)
+	err     error // the first invalid option, reported by Fetch
 }
 
 // Defaults of the Fetch options.
@@ -86,6 +93,31 @@ func LeaseWait(d time.Duration) FetchOption {
 	return func(o fetchOptions) fetchOptions { o.wait = d; return o }
 }
 
+// Version tells Fetch how to read the version of a loaded value (a row
+// version or updated_at, strictly increasing per row), so that the entries
+// it fills carry the same version that SetVersioned compares: a delayed
+// write-through of an older version then never replaces a newer value that
+// a reader filled, and a fill never replaces a newer write-through. The
+// function must be cheap and must not fail; it is called on the value the
+// loader returned, of the Fetch's type T. Without it a fill carries version
+// 0, which any SetVersioned replaces.
+func Version[T any](f func(T) int64) FetchOption {
+	return func(o fetchOptions) fetchOptions {
+		if f == nil {
+			o.err = errOption("Version with a nil function")
+			return o
+		}
+		o.version = func(v any) (int64, bool) {
+			t, ok := v.(T)
+			if !ok {
+				return 0, false
+			}
+			return f(t), true
+		}
+		return o
+	}
+}
+
 func (c *Cache) fetchOptions(opts []FetchOption) fetchOptions {
 	if len(opts) == 0 {
 		return c.fetchDefaults // computed once, in New: the common hit path
@@ -112,3 +144,6 @@ func (c *Cache) finishFetchOptions(o fetchOptions) fetchOptions {
 	}
 	return o
 }
+
+// errOption reports an invalid FetchOption.
+func errOption(what string) error { return fmt.Errorf("%w: %s", ErrInvalidOptions, what) }

@@ -52,6 +52,8 @@ func (s *trackedStore) OnInvalidate(fn func([]string)) func() {
 
 func (s *trackedStore) Tracking() bool { return s.tracking }
 
+func (s *trackedStore) Track(string) error { return nil }
+
 func (s *trackedStore) notify(keys []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -30,6 +30,12 @@ type Options struct {
 	// every write succeeds without storing, and Enabled reports false.
 	Store Store
 
+	// BorrowStore makes the Cache a borrower of Store: Close leaves the
+	// store open for its owner to close, as a database/sql pool is shared.
+	// Several Caches, one per namespace, can then share one store and its
+	// connections. By default the Cache owns the store and Close closes it.
+	BorrowStore bool
+
 	// Namespace prefixes every key as "<Namespace>:<key>", so that several
 	// applications, or several versions of one, can share a Redis. Clear,
 	// Count and the statistics see only their namespace. Default "larder".

@@ -106,6 +106,12 @@ type InvalidationSource interface {
 	// reconnect) and the receiver must drop everything it holds. fn must not
 	// block. The returned function unregisters fn.
 	OnInvalidate(fn func(keys []string)) (cancel func())
+	// Track asks the source to report changes to every key that starts
+	// with prefix (a Cache passes its namespace and the colon). It returns
+	// an error when it cannot cover prefix; the Cache then keeps in-process
+	// entries only for Options.LocalFallbackTTL and says so in Stats.
+	// Tracking a prefix already covered is no error.
+	Track(prefix string) error
 	// Tracking reports whether invalidations flow now. While it is false
 	// (not connected yet, or the server cannot track) the Cache keeps
 	// in-process entries only for Options.LocalFallbackTTL.

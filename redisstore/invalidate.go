@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -93,6 +94,21 @@ func (s *Store) OnInvalidate(fn func(keys []string)) (cancel func()) {
 // concurrent use.
 func (s *Store) Tracking() bool {
 	return s.tracking.Load() && !s.closed.Load()
+}
+
+// Track reports whether changes to every key under prefix are reported:
+// one of Options.TrackingPrefixes must be a prefix of it. It implements
+// larder.InvalidationSource; a Cache calls it with its namespace.
+func (s *Store) Track(prefix string) error {
+	for _, p := range s.prefixes {
+		if strings.HasPrefix(prefix, p) {
+			return nil
+		}
+	}
+	if len(s.prefixes) == 0 {
+		return errors.New("redisstore: tracking is off (Options.TrackingPrefixes is empty)")
+	}
+	return fmt.Errorf("redisstore: tracking covers %q, not %q", s.prefixes, prefix)
 }
 
 // invalidations holds the functions registered with OnInvalidate and calls

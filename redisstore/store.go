@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,9 @@ type Store struct {
 
 	casScript *rueidis.Lua
 	cadScript *rueidis.Lua
+
+	// prefixes are the key prefixes tracking covers (Options.TrackingPrefixes).
+	prefixes []string
 
 	// inv holds the functions registered with OnInvalidate. tracking is
 	// set while the connected client tracks keys; untracking while
@@ -113,6 +117,7 @@ func New(opts Options) (*Store, error) {
 		maxInFlight: maxInFlight,
 		casScript:   rueidis.NewLuaScript(casScript),
 		cadScript:   rueidis.NewLuaScript(cadScript),
+		prefixes:    slices.Clone(opts.TrackingPrefixes),
 	}
 	if copt.Sentinel.MasterSet != "" {
 		s.target = "sentinel master " + copt.Sentinel.MasterSet + " via " + s.target
