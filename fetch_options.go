@@ -2,6 +2,7 @@ package larder
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -118,31 +119,54 @@ func Version[T any](f func(T) int64) FetchOption {
 	}
 }
 
-func (c *Cache) fetchOptions(opts []FetchOption) fetchOptions {
+func (c *Cache) fetchOptions(opts []FetchOption) (fetchOptions, error) {
 	if len(opts) == 0 {
-		return c.fetchDefaults // computed once, in New: the common hit path
+		return c.fetchDefaults, nil // computed once, in New: the common hit path
 	}
 	o := fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait}
 	for _, opt := range opts {
+		if opt == nil {
+			return o, errOption("nil FetchOption")
+		}
 		o = opt(o)
 	}
 	return c.finishFetchOptions(o)
 }
 
-// finishFetchOptions fills defaults and clamps what the options set.
-func (c *Cache) finishFetchOptions(o fetchOptions) fetchOptions {
-	if o.ttl <= 0 {
+// finishFetchOptions checks what the options set and fills defaults.
+func (c *Cache) finishFetchOptions(o fetchOptions) (fetchOptions, error) {
+	switch {
+	case o.err != nil:
+		return o, o.err
+	case o.ttl < 0:
+		return o, fmt.Errorf("%w: TTL %v is negative", ErrInvalidTTL, o.ttl)
+	case !(o.jitter >= 0 && o.jitter <= 0.5):
+		return o, errOption(fmt.Sprintf("Jitter %v is outside [0, 0.5]", o.jitter))
+	case o.swr < 0 || o.sie < 0 || o.negTTL < 0:
+		return o, errOption("StaleWhileRevalidate, StaleIfError and NegativeTTL must not be negative")
+	case o.leaseTTL < 0 || o.wait < 0:
+		return o, errOption("LeaseTTL and LeaseWait must not be negative")
+	case !(o.beta >= 0) || math.IsInf(o.beta, 1):
+		return o, errOption(fmt.Sprintf("EarlyRefresh %v must be a finite number ≥ 0", o.beta))
+	}
+	for _, t := range o.tags {
+		if t == "" || len(t) > MaxKeyLen {
+			return o, errOption(fmt.Sprintf("tag %q is empty or too long", t))
+		}
+	}
+	if o.ttl == 0 {
 		o.ttl = c.opts.DefaultTTL
 	}
-	o.jitter = min(max(o.jitter, 0), 0.5)
-	o.swr, o.sie, o.negTTL = max(o.swr, 0), max(o.sie, 0), max(o.negTTL, 0)
-	if o.leaseTTL <= 0 {
+	if o.ttl < time.Millisecond {
+		o.ttl = time.Millisecond
+	}
+	if o.leaseTTL == 0 {
 		o.leaseTTL = DefaultLeaseTTL
 	}
-	if o.wait <= 0 {
+	if o.wait == 0 {
 		o.wait = DefaultLeaseWait
 	}
-	return o
+	return o, nil
 }
 
 // errOption reports an invalid FetchOption.

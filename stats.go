@@ -49,9 +49,11 @@ const (
 	OpInfo
 	// OpLease is taking or releasing a fill's lease (Fetch).
 	OpLease
+	// OpInvalidate is writing a tag's new generation (InvalidateTags).
+	OpInvalidate
 )
 
-var opNames = [...]string{"get", "set", "delete", "exists", "clear", "ping", "count", "info", "lease"}
+var opNames = [...]string{"get", "set", "delete", "exists", "clear", "ping", "count", "info", "lease", "invalidate"}
 
 // NumOps is the number of Op values, dense from zero.
 const NumOps = len(opNames)
@@ -194,6 +196,10 @@ type Stats struct {
 	// store stays coherent: "tracking" (the store reports every change),
 	// "ttl" (it cannot; entries live LocalFallbackTTL) or "off" (no tier).
 	LocalCoherence string `json:"local_coherence"`
+	// Pending is how many invalidations (keys, tags, patterns) failed to
+	// reach the store and are being retried; while one is pending, this
+	// instance reads around the store for what it covers.
+	Pending int `json:"pending"`
 }
 
 // tierCounters are the live, atomically updated counters behind TierStats.
