@@ -202,7 +202,9 @@ func fetch[T any](ctx context.Context, s *Service, key string, load func(context
 		s.opts.Logger.Warn("serving a stale value: the database failed", "key", key, "err", err)
 		err = nil
 	}
-	note(ctx, !loaded && err == nil, loaded && err == nil, false)
+	// A "not found" answered from the negative cache is a hit too.
+	cached := err == nil || errors.Is(err, larder.ErrNotFound)
+	note(ctx, !loaded && cached, loaded && err == nil, false)
 	return v, err
 }
 

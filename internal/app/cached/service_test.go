@@ -168,3 +168,23 @@ func TestWarm(t *testing.T) {
 		t.Fatalf("dashboard after warm: %v, reads %d (1 by Warm itself)", err, db.dashboards.Load())
 	}
 }
+
+// TestNegativeHitIsAHit: a "not found" answered from the negative cache
+// is reported as a hit in Cache-Status, not as a miss.
+func TestNegativeHitIsAHit(t *testing.T) {
+	svc, db := setup(t, true)
+	var headers []string
+	for range 2 {
+		ctx, l := cached.Track(context.Background())
+		if _, err := svc.Get(ctx, 999999); !errors.Is(err, user.ErrNotFound) {
+			t.Fatalf("Get(999999) = %v, want not found", err)
+		}
+		headers = append(headers, l.Header())
+	}
+	if headers[0] != "larder; fwd=miss" || headers[1] != "larder; hit" {
+		t.Fatalf("Cache-Status = %q, want a miss then a hit", headers)
+	}
+	if n := db.gets.Load(); n != 1 {
+		t.Fatalf("%d database reads, want 1 (the second answered by the negative cache)", n)
+	}
+}
