@@ -43,7 +43,6 @@ type Cache struct {
 
 	counters [2]tierCounters // indexed by Tier
 	fetch    fetchCounters
-	measure  bool // a Recorder was given: time each call
 
 	flights       singleflight.Group // one fill per key in this process
 	flightSeq     atomic.Uint64      // orders callers' arrival against flights' start (fill)
@@ -86,7 +85,6 @@ func New(opts Options) (*Cache, error) {
 		prefix:       o.Namespace + ":",
 		pattern:      EscapeGlob(o.Namespace) + ":",
 		logs:         logLimiter{logger: o.Logger, clock: o.Clock, interval: o.LogInterval},
-		measure:      opts.Recorder != nil,
 		pend:         newPending(o.MaxPending),
 		refreshSlots: make(chan struct{}, o.MaxRefreshes),
 	}
@@ -582,7 +580,7 @@ func (c *Cache) Stats() Stats {
 		Pending:   c.pend.count(),
 	}
 	if c.breaker != nil {
-		s.Breaker = c.breaker.state()
+		s.Breaker = c.breaker.stateName()
 	}
 	switch {
 	case c.near == nil:

@@ -38,16 +38,13 @@ func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Con
 		}
 		return callFailed, 0, ctx.Err()
 	default:
-		var start time.Time
-		if c.measure {
-			start = c.opts.Clock.Now()
-		}
+		// The real clock, not Options.Clock: the breaker tells a slow
+		// store from a starved machine by how late a call came back.
+		start := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 		err = call(cctx)
 		cancel()
-		if c.measure {
-			d = c.opts.Clock.Now().Sub(start)
-		}
+		d = time.Since(start)
 	}
 	switch {
 	case err == nil:
@@ -73,10 +70,14 @@ func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Con
 func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d time.Duration) error {
 	if cerr := ctx.Err(); cerr != nil {
 		// The caller gave up; that says nothing about the store's health.
+		if c.breaker != nil {
+			c.breaker.neutral()
+		}
 		return cerr
 	}
 	o := OutcomeError
-	if errors.Is(err, context.DeadlineExceeded) {
+	timeout := errors.Is(err, context.DeadlineExceeded)
+	if timeout {
 		o = OutcomeTimeout
 		err = fmt.Errorf("%w after %v: %w", ErrTimeout, c.opts.Timeout, err)
 	}
@@ -85,7 +86,11 @@ func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d time
 		c.counters[TierStore].add(op, OutcomeMiss, 1)
 	}
 	if c.breaker != nil {
-		c.breaker.failure()
+		if c.breaker.countsAsFailure(timeout, d) {
+			c.breaker.failure()
+		} else {
+			c.breaker.neutral()
+		}
 	}
 	c.logs.failure(op, o, key, err)
 	return nil
