@@ -21,7 +21,7 @@ import (
 // waitTimeout bounds how long a test waits for an invalidation that must
 // come; they come within a millisecond, so only a broken store waits this
 // long.
-const waitTimeout = 5 * time.Second
+const waitTimeout = 10 * time.Second
 
 // invRecorder records what a function registered with OnInvalidate is
 // called with.
