@@ -297,7 +297,7 @@ func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Durati
 		return r == callOK, err
 	}
 	for range 16 {
-		cur, err := c.read(ctx, full)
+		cur, err := c.readAs(ctx, OpLease, full)
 		if err != nil {
 			c.pend.addKeys(key)
 			return false, err
@@ -344,7 +344,7 @@ func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Durati
 // fails or delays: read, decide, compare-and-swap.
 func (c *Cache) putLocal(ctx context.Context, cs ConditionalStore, key, full string, raw []byte, ttl time.Duration, keep func(slot) bool) (bool, error) {
 	for range 16 {
-		cur, err := c.read(ctx, full)
+		cur, err := c.readAs(ctx, OpLease, full)
 		if err != nil || cur.state == slotFailed {
 			return false, err
 		}

@@ -27,7 +27,7 @@ const (
 // caller, after decoding.
 func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Context) error) (callResult, time.Duration, error) {
 	var err error
-	var d time.Duration
+	var d, took time.Duration
 	switch {
 	case c.local:
 		err = call(ctx)
@@ -38,13 +38,13 @@ func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Con
 		}
 		return callFailed, 0, ctx.Err()
 	default:
-		// The real clock, not Options.Clock: the breaker tells a slow
-		// store from a starved machine by how late a call came back.
-		start := time.Now()
+		// The real clock too: the breaker tells a slow store from a
+		// starved machine by how late a call came back.
+		start, cstart := time.Now(), c.opts.Clock.Now()
 		cctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 		err = call(cctx)
 		cancel()
-		d = time.Since(start)
+		took, d = time.Since(start), c.opts.Clock.Now().Sub(cstart)
 	}
 	switch {
 	case err == nil:
@@ -62,12 +62,14 @@ func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Con
 		c.count(TierStore, op, OutcomeMiss, d)
 		return callAbsent, d, nil
 	}
-	return callFailed, d, c.failed(ctx, op, key, err, d)
+	return callFailed, d, c.failed(ctx, op, key, err, d, took)
 }
 
 // failed accounts for a store failure and returns the caller's own context
 // error, if any: that is the only failure a fail-open call reports.
-func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d time.Duration) error {
+// d is the call's duration on Options.Clock (for the Recorder), took on
+// the real clock (for the breaker).
+func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d, took time.Duration) error {
 	if cerr := ctx.Err(); cerr != nil {
 		// The caller gave up; that says nothing about the store's health.
 		if c.breaker != nil {
@@ -86,7 +88,7 @@ func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d time
 		c.counters[TierStore].add(op, OutcomeMiss, 1)
 	}
 	if c.breaker != nil {
-		if c.breaker.countsAsFailure(timeout, d) {
+		if c.breaker.countsAsFailure(timeout, took) {
 			c.breaker.failure()
 		} else {
 			c.breaker.neutral()

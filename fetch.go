@@ -381,7 +381,7 @@ func (c *Cache) fillValue(ctx context.Context, cs ConditionalStore, key, full st
 		return
 	}
 	for range 4 {
-		cur, err := c.read(ctx, full)
+		cur, err := c.readAs(ctx, OpLease, full)
 		if err != nil || !cur.value() || cur.env.version <= 0 || cur.env.version >= env.version {
 			return
 		}

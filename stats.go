@@ -242,10 +242,17 @@ func (s *stripedCounter) Load() uint64 {
 
 func (c *tierCounters) add(op Op, o Outcome, n uint64) {
 	switch o {
-	case OutcomeHit:
-		c.hits.Add(n)
-	case OutcomeMiss:
-		c.misses.Add(n)
+	case OutcomeHit, OutcomeMiss:
+		// Only reads of a value are hits or misses: a write's own read,
+		// or Exists, is neither.
+		if op != OpGet {
+			return
+		}
+		if o == OutcomeHit {
+			c.hits.Add(n)
+		} else {
+			c.misses.Add(n)
+		}
 	case OutcomeError:
 		c.errors.Add(n)
 	case OutcomeTimeout:
