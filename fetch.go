@@ -321,9 +321,8 @@ func fillOnce[T any](ctx context.Context, c *Cache, key, full string, cur slot, 
 				})
 			}
 			if !ok {
-				// The lease may still land: have it removed, so that
-				// nobody waits for a filler that gave up.
-				c.pend.addKeys(key)
+				// The store is failing; a lease that still lands is only
+				// a placeholder, gone after LeaseTTL.
 				return direct(ctx, c, key, load)
 			}
 			if won {
