@@ -62,6 +62,8 @@ type Cache struct {
 	tracker  InvalidationSource // what keeps near coherent; nil if nothing
 	coherent bool               // tracker covers this namespace
 	untrack  func()
+	live     *liveness   // bounds the tier's lag; nil if not needed
+	trusted  atomic.Bool // the tier may answer now (see liveness): one load per hit
 }
 
 // New returns a Cache configured by opts. It does not talk to the store: a
@@ -107,9 +109,20 @@ func New(opts Options) (*Cache, error) {
 			return nil, fmt.Errorf("%w: in-process tier: %w", ErrInvalidOptions, err)
 		}
 		c.near = near
+		c.trusted.Store(true)
 		if src, ok := c.store.(InvalidationSource); ok {
 			c.tracker = src
-			c.untrack = src.OnInvalidate(func(keys []string) { near.onInvalidate(c.prefix, keys) })
+			if echo, ok := src.(SelfReporter); ok && echo.ReportsOwnWrites() && o.LocalLag > 0 {
+				c.live = newLiveness(c, o.LocalLag)
+				c.trusted.Store(false) // until the first heartbeat comes back
+			}
+			live := c.live
+			c.untrack = src.OnInvalidate(func(keys []string) {
+				if live != nil && keys != nil {
+					live.observe(keys)
+				}
+				near.onInvalidate(c.prefix, keys)
+			})
 			if err := src.Track(c.prefix); err != nil {
 				o.Logger.Warn("larder: the store cannot report changes in this namespace; in-process entries live for LocalFallbackTTL only",
 					"namespace", o.Namespace, "err", err, "local_fallback_ttl", o.LocalFallbackTTL)
@@ -128,6 +141,10 @@ func New(opts Options) (*Cache, error) {
 		c.retryStop = make(chan struct{})
 		c.bg.Add(1)
 		go func() { defer c.bg.Done(); c.retryLoop(c.retryStop) }()
+		if c.live != nil {
+			c.bg.Add(1)
+			go func() { defer c.bg.Done(); c.live.run(c.retryStop) }()
+		}
 	}
 	return c, nil
 }
@@ -173,9 +190,11 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	}
 	var snap nearSnapshot
 	if c.near != nil {
-		if v, ok := c.near.get(key); ok && assign(dst, v) {
-			c.count(TierLocal, OpGet, OutcomeHit, 0)
-			return true, nil
+		if c.trusted.Load() {
+			if v, ok := c.near.get(key); ok && assign(dst, v) {
+				c.count(TierLocal, OpGet, OutcomeHit, 0)
+				return true, nil
+			}
 		}
 		c.count(TierLocal, OpGet, OutcomeMiss, 0)
 		snap = c.near.snapshot(key)
@@ -590,6 +609,7 @@ func (c *Cache) Stats() Stats {
 	default:
 		s.LocalCoherence = "ttl"
 	}
+	s.LocalTrusted = c.near != nil && c.trusted.Load()
 	if c.near != nil {
 		entries, bytes := c.near.size()
 		s.Local.Entries, s.Local.Bytes = uint64(entries), bytes

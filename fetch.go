@@ -79,10 +79,12 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 	near := c.near != nil && len(o.tags) == 0
 	var snap nearSnapshot
 	if near {
-		if v, ok := c.near.get(key); ok {
-			if tv, ok := v.(T); ok {
-				c.count(TierLocal, OpGet, OutcomeHit, 0)
-				return tv, nil
+		if c.trusted.Load() {
+			if v, ok := c.near.get(key); ok {
+				if tv, ok := v.(T); ok {
+					c.count(TierLocal, OpGet, OutcomeHit, 0)
+					return tv, nil
+				}
 			}
 		}
 		c.count(TierLocal, OpGet, OutcomeMiss, 0)

@@ -196,6 +196,10 @@ type Stats struct {
 	// store stays coherent: "tracking" (the store reports every change),
 	// "ttl" (it cannot; entries live LocalFallbackTTL) or "off" (no tier).
 	LocalCoherence string `json:"local_coherence"`
+	// LocalTrusted says whether the in-process tier answers now: with a
+	// store that reports its own writes (redisstore), only while its
+	// stream of changes is known to be current (Options.LocalLag).
+	LocalTrusted bool `json:"local_trusted"`
 	// Pending is how many invalidations (keys, tags, patterns) failed to
 	// reach the store and are being retried; while one is pending, this
 	// instance reads around the store for what it covers.

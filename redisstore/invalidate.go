@@ -495,3 +495,8 @@ func (noCache) Delete([]rueidis.RedisMessage) {}
 
 // Close has nothing to flush.
 func (noCache) Close(error) {}
+
+// ReportsOwnWrites reports true: a write through the store is reported
+// back to it too. It implements larder.SelfReporter, which lets a Cache
+// bound its in-process tier's lag with heartbeats.
+func (s *Store) ReportsOwnWrites() bool { return true }
