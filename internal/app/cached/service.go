@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/larderhq/larder"
@@ -200,11 +201,14 @@ func fetch[T any](ctx context.Context, s *Service, key string, load func(context
 		note(ctx, false, false, true)
 		return load(ctx)
 	}
-	loaded := false
+	// Atomic: the loader may still run after Fetch returned (the caller's
+	// context ended, or a background refresh), on another goroutine.
+	var loadedFlag atomic.Bool
 	v, err := larder.Fetch(ctx, s.cache, key, func(ctx context.Context) (T, error) {
-		loaded = true
+		loadedFlag.Store(true)
 		return load(ctx)
 	}, opts...)
+	loaded := loadedFlag.Load()
 	if errors.Is(err, larder.ErrStale) {
 		s.opts.Logger.Warn("serving a stale value: the database failed", "key", key, "err", err)
 		err = nil
