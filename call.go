@@ -88,7 +88,7 @@ func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d, too
 		c.counters[TierStore].add(op, OutcomeMiss, 1)
 	}
 	if c.breaker != nil {
-		if c.breaker.countsAsFailure(timeout, took) {
+		if !errors.Is(err, ErrRefused) && c.breaker.countsAsFailure(timeout, took) {
 			c.breaker.failure()
 		} else {
 			c.breaker.neutral()

@@ -159,12 +159,12 @@ func TestTaggedEntriesAreReachable(t *testing.T) {
 	}
 }
 
-type row struct {
+type vrow struct {
 	V   int64  `json:"v"`
 	Bio string `json:"bio"`
 }
 
-func rowVersion(r row) int64 { return r.V }
+func vrowVersion(r vrow) int64 { return r.V }
 
 // TestVersionsSurviveFills: with the Version option, fills and
 // write-through compare the same versions, in both directions.
@@ -174,14 +174,14 @@ func TestVersionsSurviveFills(t *testing.T) {
 			ctx := context.Background()
 			c := open(t, larder.Options{})
 			// A reader filled v2; the delayed write-through of v1 lands.
-			load2 := func(context.Context) (row, error) { return row{2, "two"}, nil }
-			if _, err := larder.Fetch(ctx, c, "a", load2, larder.Version(rowVersion)); err != nil {
+			load2 := func(context.Context) (vrow, error) { return vrow{2, "two"}, nil }
+			if _, err := larder.Fetch(ctx, c, "a", load2, larder.Version(vrowVersion)); err != nil {
 				t.Fatal(err)
 			}
-			if ok, _ := c.SetVersioned(ctx, "a", row{1, "one"}, 1, time.Minute); ok {
+			if ok, _ := c.SetVersioned(ctx, "a", vrow{1, "one"}, 1, time.Minute); ok {
 				t.Fatal("SetVersioned(v1) replaced a fill of v2")
 			}
-			var got row
+			var got vrow
 			if ok, _ := c.Get(ctx, "a", &got); !ok || got.V != 2 {
 				t.Fatalf("Get(a) = %v, %+v; want v2", ok, got)
 			}
@@ -193,12 +193,12 @@ func TestVersionsSurviveFills(t *testing.T) {
 					return
 				}
 				once.Do(func() {
-					if ok, err := c.SetVersioned(ctx, "b", row{1, "one"}, 1, time.Minute); !ok || err != nil {
+					if ok, err := c.SetVersioned(ctx, "b", vrow{1, "one"}, 1, time.Minute); !ok || err != nil {
 						t.Errorf("SetVersioned(v1) over a lease = %v, %v; want it stored", ok, err)
 					}
 				})
 			})
-			if _, err := larder.Fetch(ctx, c, "b", load2, larder.Version(rowVersion)); err != nil {
+			if _, err := larder.Fetch(ctx, c, "b", load2, larder.Version(vrowVersion)); err != nil {
 				t.Fatal(err)
 			}
 			larder.SetFillHook(c, nil)
@@ -209,9 +209,9 @@ func TestVersionsSurviveFills(t *testing.T) {
 	}
 }
 
-type skewedClock struct{ skew time.Duration }
+type skewClock struct{ skew time.Duration }
 
-func (c skewedClock) Now() time.Time { return time.Now().Add(c.skew) }
+func (c skewClock) Now() time.Time { return time.Now().Add(c.skew) }
 
 // TestSkewedWriterDoesNotGoBackwards: a writer whose clock runs ahead does
 // not judge a live entry expired and overwrite it with an older version.
@@ -220,15 +220,15 @@ func TestSkewedWriterDoesNotGoBackwards(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			ctx := context.Background()
 			a, _ := instances(t, mode)
-			b := newCache(t, larder.Options{Store: a.Store(), BorrowStore: true, Clock: skewedClock{3 * time.Second}, LocalMaxBytes: -1})
-			if ok, _ := a.SetVersioned(ctx, "row", row{5, "five"}, 5, 2*time.Second); !ok {
+			b := newCache(t, larder.Options{Store: a.Store(), BorrowStore: true, Clock: skewClock{3 * time.Second}, LocalMaxBytes: -1})
+			if ok, _ := a.SetVersioned(ctx, "vrow", vrow{5, "five"}, 5, 2*time.Second); !ok {
 				t.Fatal("SetVersioned(v5) refused")
 			}
-			if ok, _ := b.SetVersioned(ctx, "row", row{4, "four"}, 4, time.Minute); ok {
+			if ok, _ := b.SetVersioned(ctx, "vrow", vrow{4, "four"}, 4, time.Minute); ok {
 				t.Fatal("the skewed writer replaced a live v5 with v4")
 			}
-			var got row
-			if ok, _ := b.Get(ctx, "row", &got); ok && got.V != 5 {
+			var got vrow
+			if ok, _ := b.Get(ctx, "vrow", &got); ok && got.V != 5 {
 				t.Fatalf("Get = %+v, want v5", got)
 			}
 		})
@@ -379,4 +379,28 @@ func TestUncoveredTrackingIsNotClaimed(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, func() bool { ok, _ := a.Get(ctx, "k", &v); return ok && v == 2 })
+}
+
+// TestRefusedKeyDoesNotTripBreaker: a per-key refusal (WRONGTYPE) is the
+// key's fault, not the server's: the breaker stays closed.
+func TestRefusedKeyDoesNotTripBreaker(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Shared(t)
+	s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCache(t, larder.Options{Store: s, LocalMaxBytes: -1, BreakerThreshold: 2})
+	cl := redisstore.ClientOf(c)
+	if err := cl.Do(ctx, cl.B().Rpush().Key(c.Key("list")).Element("x").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if v, err := larder.Fetch(ctx, c, "list", func(context.Context) (int, error) { return 7, nil }); err != nil || v != 7 {
+			t.Fatalf("Fetch = %d, %v", v, err)
+		}
+	}
+	if st := c.Stats(); st.Breaker != larder.BreakerClosed || st.Store.Errors == 0 {
+		t.Fatalf("breaker %s with %d errors counted; want closed, errors counted", st.Breaker, st.Store.Errors)
+	}
 }

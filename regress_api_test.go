@@ -119,6 +119,13 @@ func TestRegressLoaderPanicChild(t *testing.T) {
 	}
 }
 
+// refusingTracker is a redisstore that cannot widen its tracking.
+type refusingTracker struct{ *redisstore.Store }
+
+func (refusingTracker) Track(prefix string) error {
+	return errors.New("cannot track " + prefix)
+}
+
 // trackRecorder is a redisstore that records the prefixes a Cache asks it
 // to track.
 type trackRecorder struct {
@@ -140,38 +147,51 @@ func (r *trackRecorder) tracked() []string {
 	return append([]string(nil), r.prefixes...)
 }
 
-// TestRegressTrackingCoverage is issue 8, item 8: a redisstore whose
-// tracking prefixes do not cover the Cache's namespace cannot keep the
-// in-process tier coherent, so Stats must not say "tracking" and a write
-// made elsewhere must be seen once LocalFallbackTTL (not LocalTTL) has
-// passed; and New registers its namespace with Track, so a store that
-// covers it gives "tracking".
+// TestRegressTrackingCoverage is issue 8, item 8: a hand-built redisstore
+// whose tracking prefixes do not cover the Cache's namespace served stale
+// data for LocalTTL while Stats said "tracking". New now registers the
+// namespace with Track: a store that can widen its tracking covers it
+// (and a write elsewhere reaches the tier); one that cannot must not be
+// called "tracking", and a write made elsewhere must be seen once
+// LocalFallbackTTL (not LocalTTL) has passed.
 func TestRegressTrackingCoverage(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		prefixes []string
-	}{{"other prefix", []string{"other:"}}, {"no prefixes", nil}} {
-		prefixes := tc.prefixes
+		refuse   bool // Track fails: the store cannot cover the namespace
+	}{
+		{"other prefix", []string{"other:"}, false},
+		{"no prefixes", nil, false},
+		{"track refused", []string{"other:"}, true},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			srv := redistest.Shared(t)
 			db := srv.FreshDB()
-			s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db, TrackingPrefixes: prefixes})
+			rs, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db, TrackingPrefixes: tc.prefixes})
 			if err != nil {
 				t.Fatal(err)
+			}
+			var s larder.Store = rs
+			if tc.refuse {
+				s = &refusingTracker{rs}
 			}
 			clk := newFakeClock()
 			a := newCache(t, larder.Options{Store: s, Namespace: "cov", Clock: clk, Timeout: 5 * time.Second,
 				LocalTTL: time.Minute, LocalFallbackTTL: time.Second})
+			if tc.refuse {
+				if lc := a.Stats().LocalCoherence; lc == "tracking" {
+					t.Errorf("LocalCoherence = %q though Track was refused", lc)
+				}
+			} else {
+				waitFor(t, 10*time.Second, func() bool { return a.Stats().LocalCoherence == "tracking" })
+			}
 			if err := a.Set(ctx, "k", "v1", time.Hour); err != nil {
 				t.Fatal(err)
 			}
 			var got string
 			if ok, _ := a.Get(ctx, "k", &got); !ok || got != "v1" {
 				t.Fatalf("Get = %v, %q", ok, got)
-			}
-			if lc := a.Stats().LocalCoherence; lc == "tracking" {
-				t.Errorf("LocalCoherence = %q with tracking prefixes %q for namespace cov", lc, prefixes)
 			}
 			// Another instance writes behind a's back.
 			other, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db})
@@ -182,10 +202,14 @@ func TestRegressTrackingCoverage(t *testing.T) {
 			if err := b.Set(ctx, "k", "v2", time.Hour); err != nil {
 				t.Fatal(err)
 			}
-			clk.advance(time.Second + time.Millisecond)
-			if ok, _ := a.Get(ctx, "k", &got); !ok || got != "v2" {
-				t.Errorf("past LocalFallbackTTL a serves %q (hit %v); want v2, written elsewhere", got, ok)
+			if tc.refuse {
+				clk.advance(time.Second + time.Millisecond)
+				if ok, _ := a.Get(ctx, "k", &got); !ok || got != "v2" {
+					t.Errorf("past LocalFallbackTTL a serves %q (hit %v); want v2, written elsewhere", got, ok)
+				}
+				return
 			}
+			waitFor(t, 10*time.Second, func() bool { ok, _ := a.Get(ctx, "k", &got); return ok && got == "v2" })
 		})
 	}
 	t.Run("covered", func(t *testing.T) {
