@@ -277,16 +277,17 @@ outer:
 // machine as busy as the one that made the suite flake.
 type loadLoop struct {
 	mu       sync.Mutex
-	cur      *proc
 	started  int
 	finished int
 	failed   int
+	cancel   context.CancelFunc
 	done     chan struct{}
 }
 
 func startLoad(ctx context.Context, repo, logPath string) *loadLoop {
 	const maxRuns = 100
-	l := &loadLoop{done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(ctx)
+	l := &loadLoop{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		logf, err := os.Create(logPath)
@@ -304,7 +305,6 @@ func startLoad(ctx context.Context, repo, logPath string) *loadLoop {
 				return
 			}
 			l.mu.Lock()
-			l.cur = p
 			l.started++
 			l.mu.Unlock()
 			select {
@@ -324,13 +324,10 @@ func startLoad(ctx context.Context, repo, logPath string) *loadLoop {
 	return l
 }
 
-// stop ends the current go test (and its test binaries) and waits for the
-// loop to return.
+// stop ends the loop and the current go test (and its test binaries) and
+// waits for them.
 func (l *loadLoop) stop() {
-	l.mu.Lock()
-	p := l.cur
-	l.mu.Unlock()
-	p.stop(2 * time.Second)
+	l.cancel()
 	<-l.done
 }
 

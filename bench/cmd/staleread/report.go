@@ -258,9 +258,12 @@ func (r *report) printRecovery(p func(string, ...any)) {
 	case lastBelow < 0:
 		p("  hit ratio: steady %.3f (seconds 1 to %d); back to >=95%% of it in second %d, %v after Redis answered again, and stayed",
 			steady, from-1, back, since(back))
+	case lastBelow == len(b)-1:
+		p("  hit ratio: steady %.3f (seconds 1 to %d); first back to >=95%% of it in second %d (%v after Redis answered again), below it again in the last second",
+			steady, from-1, back, since(back))
 	default:
-		p("  hit ratio: steady %.3f (seconds 1 to %d); first back to >=95%% of it in second %d (%v after Redis answered again); last second below it: %d (%v after)",
-			steady, from-1, back, since(back), lastBelow, since(lastBelow+1))
+		p("  hit ratio: steady %.3f (seconds 1 to %d); first back to >=95%% of it in second %d (%v after Redis answered again), and for good from second %d (%v after)",
+			steady, from-1, back, since(back), lastBelow+1, since(lastBelow+1))
 	}
 }
 
