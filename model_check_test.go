@@ -15,8 +15,12 @@ import (
 	"github.com/larderhq/larder/cachetest"
 )
 
-// modelModel is a register per key, starting at 0 ("not found"); an
-// operation's input is its *modelOp.
+// modelState is a key's register: the value of the last write applied and
+// that write's place in the database's commit order.
+type modelState struct{ value, seq int64 }
+
+// modelModel is a register per key, starting at 0 ("not found"), whose
+// writes apply in commit order; an operation's input is its *modelOp.
 var modelModel = porcupine.Model{
 	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
 		byKey := map[string][]porcupine.Operation{}
@@ -34,13 +38,13 @@ var modelModel = porcupine.Model{
 		}
 		return out
 	},
-	Init: func() any { return int64(0) },
+	Init: func() any { return modelState{} },
 	Step: func(state, input, output any) (bool, any) {
-		op := input.(*modelOp)
+		op, st := input.(*modelOp), state.(modelState)
 		if op.write {
-			return true, op.value
+			return op.seq > st.seq, modelState{op.value, op.seq}
 		}
-		return output.(int64) == state.(int64), state
+		return output.(int64) == st.value, state
 	},
 	DescribeOperation: func(input, output any) string {
 		op := input.(*modelOp)
@@ -49,7 +53,7 @@ var modelModel = porcupine.Model{
 		}
 		return fmt.Sprintf("read(%s) = %d %c: %s", op.key, output, 'A'+op.inst, op.what)
 	},
-	DescribeState: func(state any) string { return fmt.Sprint(state) },
+	DescribeState: func(state any) string { return fmt.Sprint(state.(modelState).value) },
 }
 
 // modelCheck checks a run's history and, when it is illegal, explains it:
@@ -123,7 +127,11 @@ func ms(ns int64) string { return fmt.Sprintf("%.3f", float64(ns)/1e6) }
 
 func (op *modelOp) String() string {
 	if op.write {
-		return fmt.Sprintf("[%s, %s] %c client %d: write %d: %s", ms(op.call), ms(op.ret), 'A'+op.inst, op.client, op.value, op.what)
+		what := fmt.Sprintf("write %d", op.value)
+		if op.value == 0 {
+			what = "delete the row"
+		}
+		return fmt.Sprintf("[%s, %s] %c client %d: %s: %s", ms(op.call), ms(op.ret), 'A'+op.inst, op.client, what, op.what)
 	}
 	s := fmt.Sprintf("[%s, %s] (called %s) %c client %d: read %d: %s", ms(op.shift), ms(op.ret), ms(op.call), 'A'+op.inst, op.client, op.value, op.what)
 	if op.dbRead {
@@ -133,8 +141,8 @@ func (op *modelOp) String() string {
 }
 
 // explainStale looks for a read that is stale on its own: every write of
-// the value it read was followed by another write that returned before
-// the read began. It writes the first such read with its writes and what
+// the value it read was followed, in commit order, by another write that
+// returned before the read began. It writes the first such read with its writes and what
 // happened to the key between them, and returns a one-line summary and the
 // length of what it wrote; "" when no read is stale on its own.
 func (r *modelRun) explainStale(b *strings.Builder, part []porcupine.Operation) (summary string, lines int) {
@@ -152,7 +160,7 @@ func (r *modelRun) explainStale(b *strings.Builder, part []porcupine.Operation) 
 		// The writes the value can have come from; 0 also from the start.
 		var sources []*modelOp
 		if read.value == 0 {
-			sources = append(sources, &modelOp{call: math.MinInt64, ret: math.MinInt64, what: "the initial state", inst: -1})
+			sources = append(sources, &modelOp{call: math.MinInt64, ret: math.MinInt64, seq: 0, what: "the initial state", inst: -1})
 		}
 		for _, w := range writes {
 			if w.value == read.value && w.call < read.ret {
@@ -164,7 +172,7 @@ func (r *modelRun) explainStale(b *strings.Builder, part []porcupine.Operation) 
 		for _, s := range sources {
 			var later *modelOp
 			for _, w := range writes {
-				if w.value != read.value && w.call > s.ret && w.ret < read.shift && (later == nil || w.ret > later.ret) {
+				if w.value != read.value && w.seq > s.seq && w.ret < read.shift && (later == nil || w.ret > later.ret) {
 					later = w
 				}
 			}

@@ -40,7 +40,9 @@ import (
 //   - A write's interval runs from before its commit to after its cache
 //     call returned (whatever that call returned: a write whose cache call
 //     failed has still committed, and issue 9 asks that it never leaves
-//     stale data behind).
+//     stale data behind). Writes take effect in the order the database
+//     committed them: two writers whose intervals overlap may not leave
+//     the cache holding the older commit, as the register would allow.
 //   - A read is what Get found, or what Fetch returned: its value, a value
 //     beside ErrStale, or 0 for "not found" (the database starts empty).
 //     A Get miss and a Fetch error read nothing.
@@ -68,8 +70,10 @@ const (
 	// an instance that cannot hear invalidations keeps entries for). The
 	// model states it; the product has to meet it.
 	modelLag = 100 * time.Millisecond
-	// modelRuns is the number of seeded runs per mode.
-	modelRuns = 20
+	// modelRuns is the number of seeded runs per mode; the naive control
+	// stops at its first illegal history, or fails after modelNaiveRuns.
+	modelRuns      = 20
+	modelNaiveRuns = 5
 	// modelSkew bounds each instance's clock offset from the system's.
 	modelSkew = 5 * time.Second
 	// modelBudget is Options.Timeout.
@@ -81,8 +85,9 @@ const (
 	modelTimeoutRate = 0.015
 	modelLateDelay   = 20 * time.Millisecond
 	// modelLoadErrorRate and modelLoadPanicRate are the shares of loads
-	// that fail and that panic; the stale-if-error family's loads fail at
-	// modelSIEErrorRate, or it would seldom serve stale.
+	// that fail and that panic. The families that serve stale values on
+	// errors fail more often (modelSIEErrorRate, modelMixErrorRate), or
+	// they would seldom do it.
 	modelLoadErrorRate = 0.05
 	modelLoadPanicRate = 0.02
 	modelSIEErrorRate  = 0.3
@@ -102,11 +107,16 @@ const (
 	// few milliseconds, in which every read on B overlaps every other
 	// operation through modelLag and porcupine's search explodes.
 	modelWritePause = 8 * time.Millisecond
-	// modelWriteGapP is the share of writes that pause up to modelWriteGap
-	// between their commit and their cache call.
+	modelReadPause  = time.Millisecond
+	// modelWriteGapP is the share of writes that pause, up to
+	// modelWriteGap, between their commit and their cache call, as an
+	// application does its own work there; the writers of a racy family
+	// pause more often and longer (modelRacyGapP, modelRacyGap), so that
+	// they overtake each other, which is what SetVersioned is for.
 	modelWriteGapP = 0.25
 	modelWriteGap  = 3 * time.Millisecond
-	modelReadPause = time.Millisecond
+	modelRacyGapP  = 0.5
+	modelRacyGap   = 15 * time.Millisecond
 	// modelRunCap bounds the reads of one run, so that a product that
 	// makes readers wait (orphaned leases) costs time, not the suite's
 	// timeout; reaching it is logged.
@@ -150,12 +160,14 @@ type modelFamily struct {
 	tags func(key string) []string
 	// loadErrorRate replaces modelLoadErrorRate when set.
 	loadErrorRate float64
+	// racy: writers pause as modelRacyGapP and modelRacyGap say.
+	racy bool
 }
 
-// modelKeys is the number of keys of a run, shared by its families: as
-// few keys as there are families concentrate a narrowed run's operations
-// (LARDER_MODEL_FAMILIES) on so few registers that porcupine's search
-// takes minutes.
+// modelKeys is how many keys a run has, shared out among its families (at
+// least four each): a run narrowed to one family by LARDER_MODEL_FAMILIES
+// still spreads its operations over that many registers, since
+// porcupine's search of a few crowded ones takes minutes.
 const modelKeys = 32
 
 // modelFamilies returns the families with n keys each.
@@ -225,7 +237,7 @@ func modelFamilies(n int) []*modelFamily {
 		},
 		{name: "neg", keys: keys("neg:"), fetch: fetchWith(larder.NegativeTTL(modelWindow)), invalidate: del, deletes: true},
 		{
-			name: "ver", keys: keys("ver:"),
+			name: "ver", keys: keys("ver:"), racy: true,
 			fetch: fetchWith(larder.TTL(modelVerTTL), larder.Version(func(v int64) int64 { return v })),
 			invalidate: func(ctx context.Context, c *larder.Cache, key string, v int64, _ *rand.Rand) (string, error) {
 				stored, err := c.SetVersioned(ctx, key, v, v, modelVerTTL)
@@ -281,17 +293,18 @@ func (db *modelDB) get(key string) (int64, bool) {
 }
 
 // commit writes a new version of key, or deletes the row; it returns what
-// the row holds now (0: nothing).
-func (db *modelDB) commit(key string, del bool) int64 {
+// the row holds now (0: nothing) and the commit's place in the database's
+// order of commits.
+func (db *modelDB) commit(key string, del bool) (value, seq int64) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	db.last++
 	if del {
 		delete(db.vals, key)
-		return 0
+		return 0, db.last
 	}
-	db.last++
 	db.vals[key] = db.last
-	return db.last
+	return db.last, db.last
 }
 
 // modelOp is one operation of the history.
@@ -302,10 +315,11 @@ type modelOp struct {
 	key    string
 	write  bool
 	value  int64  // written, or read
+	seq    int64  // a write's place in the database's commit order
 	what   string // the call and how it ended
 	call   int64  // ns since the run began
 	ret    int64
-	shift  int64 // the call time porcupine sees (see the package comment)
+	shift  int64 // the call time porcupine sees (see above modelLag)
 	dbRead bool  // left out: a loader read the value during the call
 }
 
@@ -355,6 +369,7 @@ func (h modelLogHandler) Handle(_ context.Context, rec slog.Record) error {
 	return nil
 }
 
+// modelForce is the fill hook's request that a writer write key now.
 type modelForce struct {
 	key  string
 	done chan struct{}
@@ -370,6 +385,7 @@ type modelConfig struct {
 	errorRate, timeoutRate float64
 	skew                   time.Duration
 	families               []string // nil: all
+	keys                   int      // per family; 0: modelKeys shared out
 }
 
 // modelKnobs reads the LARDER_MODEL_* variables into cfg.
@@ -393,6 +409,13 @@ func modelKnobs(t *testing.T, cfg modelConfig) modelConfig {
 		}
 		cfg.skew = d
 	}
+	if v := os.Getenv("LARDER_MODEL_KEYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("LARDER_MODEL_KEYS=%q: want a count", v)
+		}
+		cfg.keys = n
+	}
 	if v := os.Getenv("LARDER_MODEL_FAMILIES"); v != "" && !cfg.naive {
 		cfg.families = strings.Split(v, ",")
 	}
@@ -401,7 +424,6 @@ func modelKnobs(t *testing.T, cfg modelConfig) modelConfig {
 
 // modelRun is one seeded run.
 type modelRun struct {
-	t      *testing.T
 	cfg    modelConfig
 	seed   uint64
 	start  time.Time
@@ -477,12 +499,12 @@ type modelEnv struct {
 	db  int
 }
 
-// newRun builds the instances of one run: two Caches in one namespace,
+// newModelRun builds the instances of one run: two Caches in one namespace,
 // each over its own Faults, with clocks skewed apart.
 func newModelRun(t *testing.T, env *modelEnv, cfg modelConfig, seed uint64) *modelRun {
 	t.Helper()
 	r := &modelRun{
-		t: t, cfg: cfg, seed: seed, db: &modelDB{vals: map[string]int64{}},
+		cfg: cfg, seed: seed, db: &modelDB{vals: map[string]int64{}},
 		rng:  rand.New(rand.NewPCG(seed, 1)),
 		reqs: make(chan modelForce), stopped: make(chan struct{}),
 		famOf: map[string]*modelFamily{}, keyMu: map[string]*sync.Mutex{},
@@ -493,7 +515,11 @@ func newModelRun(t *testing.T, env *modelEnv, cfg modelConfig, seed uint64) *mod
 	} else if cfg.families != nil {
 		families = len(cfg.families)
 	}
-	for _, f := range modelFamilies(max(modelKeys/families, 4)) {
+	perFamily := max(modelKeys/families, 4)
+	if cfg.keys > 0 {
+		perFamily = cfg.keys
+	}
+	for _, f := range modelFamilies(perFamily) {
 		switch {
 		case cfg.naive && f.name != "plain": // Get, load, Set against Delete
 		case cfg.families != nil && !slices.Contains(cfg.families, f.name):
@@ -659,12 +685,13 @@ func (r *modelRun) write(client, inst int, key string, rng *rand.Rand, forced bo
 	defer cancel()
 	op := &modelOp{client: client, inst: inst, key: key, write: true}
 	op.call = r.now()
-	op.value = r.db.commit(key, f.deletes && rng.IntN(2) == 0)
-	if rng.Float64() < modelWriteGapP {
-		// The application's own work between its commit and its cache
-		// call: a writer overtaken there by another makes the races
-		// versions are for.
-		time.Sleep(time.Duration(rng.Int64N(int64(modelWriteGap))))
+	op.value, op.seq = r.db.commit(key, f.deletes && rng.IntN(2) == 0)
+	gapP, gap := modelWriteGapP, modelWriteGap
+	if f.racy {
+		gapP, gap = modelRacyGapP, modelRacyGap
+	}
+	if rng.Float64() < gapP {
+		time.Sleep(time.Duration(rng.Int64N(int64(gap))))
 	}
 	what, err := f.invalidate(ctx, r.caches[inst], key, op.value, rng)
 	op.ret = r.now()
@@ -841,7 +868,7 @@ func (r *modelRun) run() modelTally {
 }
 
 // history turns the run's operations into porcupine's, placing each
-// read's call where the model says (see the package comment) and leaving
+// read's call where the model says (see above modelLag) and leaving
 // out the reads of the database.
 func (r *modelRun) history(tally *modelTally) []porcupine.Operation {
 	lag := modelLag.Nanoseconds()
@@ -932,7 +959,8 @@ func TestModelPanicProbe(t *testing.T) {
 // To replay or narrow a failure: LARDER_LIN_SEED (the base seed),
 // LARDER_MODEL_RUNS (runs per mode), LARDER_MODEL_MODES (memory,redis),
 // LARDER_MODEL_FAMILIES (plain,mix,tag,swr,sie,neg,ver,set,clr),
-// LARDER_MODEL_FAULTS (off, errors or timeouts) and LARDER_MODEL_SKEW (the
+// LARDER_MODEL_KEYS (keys per family), LARDER_MODEL_FAULTS (off, errors
+// or timeouts) and LARDER_MODEL_SKEW (the
 // bound of the clock offsets, 0 for none); LARDER_MODEL_VERBOSE explains
 // every illegal key, not only the shortest; LARDER_LIN_VIS writes
 // porcupine's visualisation of each illegal key there.
@@ -965,10 +993,12 @@ func TestModel(t *testing.T) {
 			env.db = env.srv.FreshDB()
 		}
 		t.Run(mode, func(t *testing.T) {
-			modelSubcase(t, env, modelKnobs(t, modelConfig{mode: mode, panics: panics}), base, runs)
-		})
-		t.Run(mode+"/naive", func(t *testing.T) {
-			modelSubcase(t, env, modelKnobs(t, modelConfig{mode: mode, naive: true}), base, 5)
+			t.Run("api", func(t *testing.T) {
+				modelSubcase(t, env, modelKnobs(t, modelConfig{mode: mode, panics: panics}), base, runs)
+			})
+			t.Run("naive", func(t *testing.T) {
+				modelSubcase(t, env, modelKnobs(t, modelConfig{mode: mode, naive: true}), base, modelNaiveRuns)
+			})
 		})
 	}
 }
@@ -1016,10 +1046,10 @@ func modelSubcase(t *testing.T, env *modelEnv, cfg modelConfig, base uint64, run
 			}
 		}
 		t.Logf("seed %d: %v; skew A %v, B %v; %d writes, %d reads checked (%d Fetch, %d ErrStale, %d not found, %d Get hits; %d left out as database reads), "+
-			"%d Get misses, %d load failures, %d panics; %d forced interleavings; faults: %d errors, %d timeouts (%d run late) in %d calls; "+
+			"%d Get misses, %d Fetch errors from failed loads, %d from panics (loads: %d failed, %d panicked); %d forced interleavings; faults: %d errors, %d timeouts (%d run late) in %d calls; "+
 			"fills %d, dropped %d, lease waits %d, stale %d, stale-on-error %d, negative %d; breaker opened %d times; porcupine %v%s",
 			seed, res, r.skew[0].Round(time.Millisecond), r.skew[1].Round(time.Millisecond), writes, len(history)-writes,
-			rt.fetched, rt.stale, rt.notFound, rt.getHits, rt.dbReads, rt.getMisses, rt.loadFailed, rt.panics, r.forced.Load(),
+			rt.fetched, rt.stale, rt.notFound, rt.getHits, rt.dbReads, rt.getMisses, rt.loadFailed, rt.panics, r.loadErrs.Load(), r.panicked.Load(), r.forced.Load(),
 			fc.Errors, fc.Timeouts, fc.LateRuns, fc.Calls,
 			st.Fetch.Fills, st.Fetch.FillsDropped, st.Fetch.LeaseWaits, st.Fetch.Stale, st.Fetch.StaleOnError, st.Fetch.Negative,
 			r.breakerTrips(),
@@ -1034,6 +1064,7 @@ func modelSubcase(t *testing.T, env *modelEnv, cfg modelConfig, base uint64, run
 		tally.stale += rt.stale
 		tally.notFound += rt.notFound
 		tally.getHits += rt.getHits
+		tally.panics += rt.panics
 		for _, u := range rt.unexpected {
 			t.Errorf("seed %d: unexpected error: %s", seed, u)
 		}
@@ -1072,11 +1103,15 @@ func modelSubcase(t *testing.T, env *modelEnv, cfg modelConfig, base uint64, run
 		return // narrowed by LARDER_MODEL_*: not every path can run
 	}
 	// The paths the check is about must have run, or it proved nothing.
-	for what, n := range map[string]uint64{
+	paths := map[string]uint64{
 		"forced interleavings": uint64(forced), "store timeouts run late": faults.LateRuns, "store errors": faults.Errors,
 		"reads beside ErrStale": uint64(tally.stale), "reads of not found": uint64(tally.notFound), "Get hits": uint64(tally.getHits),
 		"stale-while-revalidate answers": stats.Fetch.Stale, "negative-cache answers": stats.Fetch.Negative, "fills dropped": stats.Fetch.FillsDropped,
-	} {
+	}
+	if cfg.panics {
+		paths["Fetch errors from panics"] = uint64(tally.panics)
+	}
+	for what, n := range paths {
 		if n == 0 {
 			t.Errorf("no %s in %d runs: the check does not reach that path", what, runs)
 		}
