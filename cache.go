@@ -14,17 +14,22 @@ import (
 )
 
 // Cache is a namespaced, fail-open cache over a Store. Build one with New in
-// main and pass it to what needs it; several Caches may live in one process.
+// main and pass it to what needs it; several Caches may live in one process,
+// and several may share one Store (Options.BorrowStore).
 // A Cache is safe for concurrent use by multiple goroutines.
 //
 // Reads and writes fail open: when the store errs, is slower than
 // Options.Timeout, or the circuit breaker is open, Get and Exists report a
 // miss, Set and Delete drop the write, and none of them returns an error for
 // it. The failure is counted in Stats, sent to the Recorder and logged (rate
-// limited). Errors returned by those calls are the caller's own: an invalid
-// key or TTL, a value the codec cannot encode, the caller's context ending,
-// or a closed Cache. Clear, Ping, Count and Info are administrative and do
-// return store failures, wrapped in ErrUnavailable.
+// limited). An invalidation that fails (Delete, Clear, InvalidateTags, or a
+// write whose outcome is unknown) is not lost: the Cache keeps it, reads
+// around the store for what it covers, and retries it until the store
+// takes it. Errors returned by those calls are the caller's own: an invalid
+// key, TTL, destination or option, a value the codec cannot encode, the
+// caller's context ending, or a closed Cache. Clear, Ping, Count and Info
+// are administrative and do return store failures, wrapped in
+// ErrUnavailable.
 type Cache struct {
 	opts    Options
 	store   Store    // nil in off mode
@@ -38,39 +43,52 @@ type Cache struct {
 
 	counters [2]tierCounters // indexed by Tier
 	fetch    fetchCounters
-	measure  bool // a Recorder was given: time each call
 
 	flights       singleflight.Group // one fill per key in this process
 	flightSeq     atomic.Uint64      // orders callers' arrival against flights' start (fill)
 	fetchDefaults fetchOptions       // what Fetch uses when given no options
 	refreshing    sync.Map           // full keys with a background refresh running
+	refreshSlots  chan struct{}      // bounds background refreshes
 	bgMu          sync.Mutex         // orders bg.Add against Close's bg.Wait
-	bg            sync.WaitGroup     // background refreshes
+	bg            sync.WaitGroup     // background refreshes and the retrier
 	bgCtx         context.Context    // cancelled by Close
 	bgCancel      context.CancelFunc
 	fillHook      func(full string) // tests: runs between a load and its fill
 
-	near    *nearTier          // in-process tier before a remote store; nil if none
-	tracker InvalidationSource // what keeps near coherent; nil if nothing
-	untrack func()
+	pend      *pending      // invalidations waiting for the store
+	retryStop chan struct{} // stops the retrier
+
+	near     *nearTier          // in-process tier before a remote store; nil if none
+	tracker  InvalidationSource // what keeps near coherent; nil if nothing
+	coherent bool               // tracker covers this namespace
+	untrack  func()
+	live     *liveness   // bounds the tier's lag; nil if not needed
+	trusted  atomic.Bool // the tier may answer now (see liveness): one load per hit
 }
 
 // New returns a Cache configured by opts. It does not talk to the store: a
 // store that is unreachable at start-up makes a cache that fails open until
 // the store answers, never an error here. New returns an error wrapping
 // ErrInvalidOptions when opts fail validation.
+//
+// In front of a remote store New sets up the in-process tier, and registers
+// the namespace with the store's InvalidationSource (Track) so that the
+// tier hears of every change; a store that cannot cover the namespace
+// leaves the tier keeping entries for Options.LocalFallbackTTL only, as
+// Stats then says.
 func New(opts Options) (*Cache, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	c := &Cache{
-		opts:    o,
-		store:   o.Store,
-		prefix:  o.Namespace + ":",
-		pattern: EscapeGlob(o.Namespace) + ":",
-		logs:    logLimiter{logger: o.Logger, clock: o.Clock, interval: o.LogInterval},
-		measure: opts.Recorder != nil,
+		opts:         o,
+		store:        o.Store,
+		prefix:       o.Namespace + ":",
+		pattern:      EscapeGlob(o.Namespace) + ":",
+		logs:         logLimiter{logger: o.Logger, clock: o.Clock, interval: o.LogInterval},
+		pend:         newPending(o.MaxPending),
+		refreshSlots: make(chan struct{}, o.MaxRefreshes),
 	}
 	switch s := o.Store.(type) {
 	case nil:
@@ -83,7 +101,7 @@ func New(opts Options) (*Cache, error) {
 	if ls, ok := o.Store.(LocalStore); ok && ls.Local() {
 		c.local = true
 	}
-	c.fetchDefaults = c.finishFetchOptions(fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait})
+	c.fetchDefaults, _ = c.finishFetchOptions(fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait})
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	if c.store != nil && !c.local && o.LocalMaxBytes > 0 {
 		near, err := newNearTier(o.LocalMaxBytes, o.Clock, o.LocalClone)
@@ -91,9 +109,26 @@ func New(opts Options) (*Cache, error) {
 			return nil, fmt.Errorf("%w: in-process tier: %w", ErrInvalidOptions, err)
 		}
 		c.near = near
+		c.trusted.Store(true)
 		if src, ok := c.store.(InvalidationSource); ok {
 			c.tracker = src
-			c.untrack = src.OnInvalidate(func(keys []string) { near.onInvalidate(c.prefix, keys) })
+			if echo, ok := src.(SelfReporter); ok && echo.ReportsOwnWrites() && o.LocalLag > 0 {
+				c.live = newLiveness(c, o.LocalLag)
+				c.trusted.Store(false) // until the first heartbeat comes back
+			}
+			live := c.live
+			c.untrack = src.OnInvalidate(func(keys []string) {
+				if live != nil && keys != nil {
+					live.observe(keys)
+				}
+				near.onInvalidate(c.prefix, keys)
+			})
+			if err := src.Track(c.prefix); err != nil {
+				o.Logger.Warn("larder: the store cannot report changes in this namespace; in-process entries live for LocalFallbackTTL only",
+					"namespace", o.Namespace, "err", err, "local_fallback_ttl", o.LocalFallbackTTL)
+			} else {
+				c.coherent = true
+			}
 		} else {
 			o.Logger.Warn("larder: the store cannot report changes; in-process entries live for LocalFallbackTTL only",
 				"local_fallback_ttl", o.LocalFallbackTTL)
@@ -102,11 +137,20 @@ func New(opts Options) (*Cache, error) {
 	if c.store != nil && !c.local {
 		c.breaker = newBreaker(o.BreakerThreshold, o.ProbeInterval, o.Timeout, c.store.Ping, o.Logger)
 	}
+	if c.store != nil {
+		c.retryStop = make(chan struct{})
+		c.bg.Add(1)
+		go func() { defer c.bg.Done(); c.retryLoop(c.retryStop) }()
+		if c.live != nil {
+			c.bg.Add(1)
+			go func() { defer c.bg.Done(); c.live.run(c.retryStop) }()
+		}
+	}
 	return c, nil
 }
 
 // Enabled reports whether the cache stores anything; it is false in off
-// mode. It is the guide's use_cache().
+// mode, where every read misses and loaders run directly.
 func (c *Cache) Enabled() bool { return c.store != nil }
 
 // Mode reports how the cache keeps values.
@@ -126,13 +170,19 @@ func (c *Cache) Store() Store { return c.store }
 func (c *Cache) Key(key string) string { return c.prefix + key }
 
 // Get looks key up and, on a hit, decodes the value into dst, which must be
-// a non-nil pointer; dst is overwritten, not merged into. It reports whether it found a fresh value: an entry
-// past its TTL (even one Fetch may still serve stale), a negative entry or a
-// fill in progress is a miss. A value that no longer decodes into dst's type
-// is reported as a miss and counted as a decode error. See Cache for the
-// errors Get can return.
+// a non-nil pointer (otherwise Get returns an error wrapping
+// ErrInvalidDestination); dst is overwritten, not merged into. It reports
+// whether it found a fresh value: an entry past its TTL (even one Fetch may
+// still serve stale), a negative entry, a fill in progress, an entry whose
+// tags were invalidated, or one whose invalidation is still pending is a
+// miss. A value that no longer decodes into dst's type is reported as a
+// miss and counted as a decode error. See Cache for the errors Get can
+// return.
 func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	if err := c.check(ctx, key); err != nil {
+		return false, err
+	}
+	if err := checkDst(dst); err != nil {
 		return false, err
 	}
 	if c.store == nil {
@@ -140,37 +190,42 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	}
 	var snap nearSnapshot
 	if c.near != nil {
-		if v, ok := c.near.get(key); ok && assign(dst, v) {
-			c.count(TierLocal, OpGet, OutcomeHit, 0)
-			return true, nil
+		if c.trusted.Load() {
+			if v, ok := c.near.get(key); ok && assign(dst, v) {
+				c.count(TierLocal, OpGet, OutcomeHit, 0)
+				return true, nil
+			}
 		}
 		c.count(TierLocal, OpGet, OutcomeMiss, 0)
 		snap = c.near.snapshot(key)
 	}
-	env, _, d, err := c.read(ctx, c.prefix+key)
-	if err != nil || env == nil {
+	if c.pend.blocks(key, nil) {
+		c.counters[TierStore].add(OpGet, OutcomeMiss, 1)
+		return false, nil
+	}
+	s, err := c.read(ctx, c.prefix+key)
+	if err != nil || (s.state != slotEntry) {
 		return false, err
 	}
-	if env.lease() || env.negative() || !env.fresh(c.opts.Clock.Now()) {
-		c.count(TierStore, OpGet, OutcomeMiss, d)
+	env := s.env
+	if !env.isValue() || !env.fresh(c.opts.Clock.Now()) || c.pend.blocksEntry(key, env.tags) || !c.tagsCurrent(ctx, env.tags) {
+		c.count(TierStore, OpGet, OutcomeMiss, s.d)
 		return false, nil
 	}
-	if !c.decode(key, env.value, dst, d) {
+	if !c.decode(key, env.value, dst, s.d) {
 		return false, nil
 	}
-	c.count(TierStore, OpGet, OutcomeHit, d)
-	if c.near != nil {
-		if v := reflect.ValueOf(dst); v.Kind() == reflect.Pointer && !v.IsNil() {
-			val := v.Elem().Interface()
-			c.near.put(key, val, sizeOf(val), env.soft, c.nearTTL(), snap)
-		}
+	c.count(TierStore, OpGet, OutcomeHit, s.d)
+	if c.near != nil && len(env.tags) == 0 {
+		val := reflect.ValueOf(dst).Elem().Interface()
+		c.near.put(key, val, sizeOf(val), env.soft, c.nearTTL(), snap)
 	}
 	return true, nil
 }
 
 // nearTTL is how long an in-process entry may live now.
 func (c *Cache) nearTTL() time.Duration {
-	if c.tracker != nil && c.tracker.Tracking() {
+	if c.coherent && c.tracker.Tracking() {
 		return c.opts.LocalTTL
 	}
 	return c.opts.LocalFallbackTTL
@@ -187,57 +242,30 @@ func (c *Cache) forget(keys ...string) {
 	}
 }
 
-// read fetches and unwraps the envelope under a full key. A nil envelope
-// with a nil error is a miss already counted (absent, failed, or bytes that
-// are not an envelope); raw is the stored bytes, for compare-and-swap.
-func (c *Cache) read(ctx context.Context, full string) (*envelope, []byte, time.Duration, error) {
-	var raw []byte
-	found, d, err := c.do(ctx, OpGet, full, func(ctx context.Context) error {
-		var err error
-		raw, err = c.store.Get(ctx, full)
-		return err
-	})
-	if !found {
-		return nil, nil, d, err
+// forgetAll drops the whole in-process tier.
+func (c *Cache) forgetAll() {
+	if c.near != nil {
+		c.near.invalidateAll()
 	}
-	env, err := decodeEnvelope(raw)
-	if err != nil {
-		c.count(TierStore, OpGet, OutcomeDecodeError, d)
-		c.counters[TierStore].add(OpGet, OutcomeMiss, 1)
-		c.logs.failure(OpGet, OutcomeDecodeError, full, fmt.Errorf("%w: %w", ErrDecode, err))
-		return nil, nil, d, nil
-	}
-	return &env, raw, d, nil
-}
-
-// decode unmarshals a value for key; a failure is counted as a decode error
-// and a miss.
-func (c *Cache) decode(key string, data []byte, dst any, d time.Duration) bool {
-	// Decoders fill what dst already holds: encoding/json appends into its
-	// slices and adds to its maps. Those may be shared with a value the
-	// in-process tier handed out earlier, so start from zero.
-	if rv := reflect.ValueOf(dst); rv.Kind() == reflect.Pointer && !rv.IsNil() {
-		rv.Elem().SetZero()
-	}
-	if err := c.opts.Codec.Unmarshal(data, dst); err != nil {
-		c.count(TierStore, OpGet, OutcomeDecodeError, d)
-		c.counters[TierStore].add(OpGet, OutcomeMiss, 1)
-		c.logs.failure(OpGet, OutcomeDecodeError, key, fmt.Errorf("%w: %w", ErrDecode, err))
-		return false
-	}
-	return true
 }
 
 // Set encodes v and stores it under key for ttl; a zero ttl means
 // Options.DefaultTTL. A value the codec cannot encode returns an error
 // wrapping ErrEncode and stores nothing (in off mode too, so that such bugs
-// show in development). Store failures drop the write silently (see Cache).
+// show in development). Store failures drop the write silently (see Cache);
+// a Set whose outcome is unknown is followed by an invalidation of the key,
+// so that it can never leave an old value behind.
+//
+// On a store that can write conditionally (ConditionalStore) over a
+// network, a Set is never a blind write: it replaces exactly what it read,
+// or a placeholder it reserved, so that a Set whose reply was lost and that
+// executes later cannot land after a later Delete or write.
 func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) error {
 	raw, ttl, err := c.entry(ctx, key, v, ttl, 0)
 	if err != nil || raw == nil {
 		return err
 	}
-	_, err = c.put(ctx, key, raw, ttl)
+	_, err = c.put(ctx, key, raw, ttl, nil)
 	return err
 }
 
@@ -263,19 +291,120 @@ func (c *Cache) entry(ctx context.Context, key string, v any, ttl time.Duration,
 	return envelope{soft: exp, hard: exp, version: version, value: data}.encode(), ttl, nil
 }
 
-// put stores an encoded entry unconditionally (fail-open) and drops the
-// key from the in-process tier; it reports whether the store took it.
-func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Duration) (bool, error) {
+// put stores an encoded entry and drops the key from the in-process tier;
+// it reports whether the store took it. keep, when not nil, is asked about
+// what the key holds and may refuse the write (SetVersioned).
+//
+// Over a network with conditional writes, put replaces by compare-and-swap
+// exactly what it read, or, for an absent key, a placeholder it reserved
+// first with SetNX; a write whose outcome is unknown is followed by a kept
+// invalidation of the key (see pending).
+func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Duration, keep func(slot) bool) (bool, error) {
 	full := c.prefix + key
-	stored, _, err := c.do(ctx, OpSet, key, func(ctx context.Context) error {
-		return c.store.Set(ctx, full, raw, ttl)
-	})
-	c.forget(key)
-	return stored, err
+	defer c.forget(key)
+	cs, conditional := c.store.(ConditionalStore)
+	if !conditional || c.local {
+		if keep != nil && conditional {
+			return c.putLocal(ctx, cs, key, full, raw, ttl, keep)
+		}
+		r, _, err := c.do(ctx, OpSet, key, func(ctx context.Context) error {
+			return c.store.Set(ctx, full, raw, ttl)
+		})
+		if r == callFailed {
+			c.pend.addKeys(key)
+		}
+		return r == callOK, err
+	}
+	for range 16 {
+		cur, err := c.readAs(ctx, OpLease, full)
+		if err != nil {
+			c.pend.addKeys(key)
+			return false, err
+		}
+		if cur.state == slotFailed {
+			c.pend.addKeys(key)
+			return false, nil
+		}
+		if keep != nil && cur.state == slotEntry && !keep(cur) {
+			return false, nil
+		}
+		old := cur.raw
+		if cur.state == slotAbsent {
+			// Reserve the key first: a SetNX of the value itself, if it
+			// executed late, could land after a Delete of the value.
+			lease := c.reservation()
+			won, ok := c.cond(ctx, OpLease, full, func(ctx context.Context) (bool, error) {
+				return cs.SetNX(ctx, full, lease, reserveTTL)
+			})
+			if !ok {
+				c.pend.addKeys(key)
+				return false, ctx.Err()
+			}
+			if !won {
+				continue
+			}
+			old = lease
+		}
+		done, ok := c.cond(ctx, OpSet, full, func(ctx context.Context) (bool, error) {
+			return cs.CompareAndSwap(ctx, full, old, raw, ttl)
+		})
+		if !ok {
+			c.pend.addKeys(key)
+			return false, ctx.Err()
+		}
+		if done {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// putLocal is put's conditional write on an in-process store, which never
+// fails or delays: read, decide, compare-and-swap.
+func (c *Cache) putLocal(ctx context.Context, cs ConditionalStore, key, full string, raw []byte, ttl time.Duration, keep func(slot) bool) (bool, error) {
+	for range 16 {
+		cur, err := c.readAs(ctx, OpLease, full)
+		if err != nil || cur.state == slotFailed {
+			return false, err
+		}
+		if cur.state == slotEntry && !keep(cur) {
+			return false, nil
+		}
+		var done bool
+		var ok bool
+		if cur.state == slotAbsent {
+			done, ok = c.cond(ctx, OpSet, full, func(ctx context.Context) (bool, error) {
+				return cs.SetNX(ctx, full, raw, ttl)
+			})
+		} else {
+			done, ok = c.cond(ctx, OpSet, full, func(ctx context.Context) (bool, error) {
+				return cs.CompareAndSwap(ctx, full, cur.raw, raw, ttl)
+			})
+		}
+		if !ok {
+			return false, ctx.Err()
+		}
+		if done {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// reserveTTL bounds a write's reservation: it is replaced by the value one
+// round trip later, unless the writer dies in between.
+const reserveTTL = time.Second
+
+// reservation is the placeholder a write reserves an absent key with: a
+// lease, which fillers wait for rather than take over.
+func (c *Cache) reservation() []byte {
+	return envelope{flags: flagLease, value: token()}.encode()
 }
 
 // Delete removes keys and returns how many existed. Store failures are
-// counted and reported as zero deletions (see Cache).
+// counted and reported as zero deletions (see Cache); the invalidation is
+// then kept and retried, and this instance reads around the store for
+// those keys until it lands.
 func (c *Cache) Delete(ctx context.Context, keys ...string) (int, error) {
 	if len(keys) == 0 {
 		if c.closed.Load() {
@@ -294,11 +423,16 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) (int, error) {
 		return 0, nil
 	}
 	var n int
-	_, _, err := c.do(ctx, OpDelete, keys[0], func(ctx context.Context) error {
+	r, _, err := c.do(ctx, OpDelete, keys[0], func(ctx context.Context) error {
 		var err error
 		n, err = c.store.Delete(ctx, full...)
 		return err
 	})
+	if r == callFailed {
+		c.pend.addKeys(keys...)
+	} else {
+		c.pend.forgetKeys(keys)
+	}
 	c.forget(keys...)
 	return n, err
 }
@@ -311,23 +445,23 @@ func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 	if err := c.check(ctx, key); err != nil {
 		return false, err
 	}
-	if c.store == nil {
+	if c.store == nil || c.pend.blocks(key, nil) {
 		return false, nil
 	}
 	var raw []byte
-	found, _, err := c.do(ctx, OpExists, key, func(ctx context.Context) error {
+	r, _, err := c.do(ctx, OpExists, key, func(ctx context.Context) error {
 		var err error
 		raw, err = c.store.Get(ctx, c.prefix+key)
-		if errors.Is(err, ErrNotFound) {
-			raw, err = nil, nil
-		}
 		return err
 	})
-	if !found || raw == nil {
+	if r != callOK {
 		return false, err
 	}
 	env, derr := decodeEnvelope(raw)
-	return derr == nil && !env.lease() && !env.negative() && env.fresh(c.opts.Clock.Now()), nil
+	if derr != nil || !env.isValue() || !env.fresh(c.opts.Clock.Now()) || c.pend.blocksEntry(key, env.tags) {
+		return false, nil
+	}
+	return c.tagsCurrent(ctx, env.tags), nil
 }
 
 // Clear removes every key of this cache's namespace that matches pattern, a
@@ -336,7 +470,8 @@ func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 // "user:1:profile" and nothing outside the namespace. Use EscapeGlob for
 // parts meant literally. On Redis it is SCAN and UNLINK in batches; it is
 // bounded by ctx, not by Options.Timeout, and returns store failures
-// wrapped in ErrUnavailable.
+// wrapped in ErrUnavailable. A Clear that fails is kept and retried like a
+// failed Delete.
 func (c *Cache) Clear(ctx context.Context, pattern string) (int, error) {
 	if pattern == "" {
 		return 0, fmt.Errorf("%w: empty pattern (use \"*\" for the whole namespace)", ErrInvalidPattern)
@@ -350,9 +485,10 @@ func (c *Cache) Clear(ctx context.Context, pattern string) (int, error) {
 	n, err := c.admin(ctx, OpClear, func(ctx context.Context) (int, error) {
 		return c.store.Clear(ctx, c.pattern+pattern)
 	})
-	if c.near != nil {
-		c.near.invalidateAll()
+	if err != nil && !errors.Is(err, ErrInvalidPattern) {
+		c.pend.addPattern(pattern)
 	}
+	c.forgetAll()
 	return n, err
 }
 
@@ -418,16 +554,24 @@ func (c *Cache) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the breaker's probe and closes the store. Calls made after
-// Close return ErrClosed. Closing twice returns nil.
+// Close stops the Cache's goroutines (the breaker's probe, background
+// refreshes, the retrier of pending invalidations, which are dropped) and
+// closes the store unless Options.BorrowStore says the Cache only borrows
+// it. Calls made after Close return ErrClosed. Closing twice returns nil.
 func (c *Cache) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
 	c.bgMu.Lock()
 	c.bgCancel()
+	if c.retryStop != nil {
+		close(c.retryStop)
+	}
 	c.bgMu.Unlock()
 	c.bg.Wait()
+	if n := c.pend.count(); n > 0 {
+		c.opts.Logger.Warn("larder: closed with invalidations that never reached the store", "pending", n)
+	}
 	if c.untrack != nil {
 		c.untrack()
 	}
@@ -437,7 +581,7 @@ func (c *Cache) Close() error {
 	if c.breaker != nil {
 		c.breaker.stop()
 	}
-	if c.store != nil {
+	if c.store != nil && !c.opts.BorrowStore {
 		return c.store.Close()
 	}
 	return nil
@@ -452,18 +596,20 @@ func (c *Cache) Stats() Stats {
 		Store:     c.counters[TierStore].snapshot(),
 		Local:     c.counters[TierLocal].snapshot(),
 		Fetch:     c.fetch.snapshot(),
+		Pending:   c.pend.count(),
 	}
 	if c.breaker != nil {
-		s.Breaker = c.breaker.state()
+		s.Breaker = c.breaker.stateName()
 	}
 	switch {
 	case c.near == nil:
 		s.LocalCoherence = "off"
-	case c.tracker != nil && c.tracker.Tracking():
+	case c.coherent && c.tracker.Tracking():
 		s.LocalCoherence = "tracking"
 	default:
 		s.LocalCoherence = "ttl"
 	}
+	s.LocalTrusted = c.near != nil && c.trusted.Load()
 	if c.near != nil {
 		entries, bytes := c.near.size()
 		s.Local.Entries, s.Local.Bytes = uint64(entries), bytes
@@ -498,102 +644,6 @@ func (c *Cache) ttl(ttl time.Duration) (time.Duration, error) {
 		return time.Millisecond, nil
 	}
 	return ttl, nil
-}
-
-// do runs one fail-open store call under the time budget and the breaker.
-// It reports whether the call succeeded with a value (not ErrNotFound) and
-// how long it took (zero without a Recorder); its error is only ever the
-// caller's own context error. A successful Get is counted by the caller,
-// after decoding.
-func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Context) error) (bool, time.Duration, error) {
-	var err error
-	var d time.Duration
-	switch {
-	case c.local:
-		err = call(ctx)
-	case !c.breaker.allow():
-		c.count(TierStore, op, OutcomeRejected, 0)
-		if op == OpGet {
-			c.counters[TierStore].add(op, OutcomeMiss, 1)
-		}
-		return false, 0, nil
-	default:
-		var start time.Time
-		if c.measure {
-			start = c.opts.Clock.Now()
-		}
-		cctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-		err = call(cctx)
-		cancel()
-		if c.measure {
-			d = c.opts.Clock.Now().Sub(start)
-		}
-	}
-	switch {
-	case err == nil:
-		if c.breaker != nil {
-			c.breaker.success()
-		}
-		if op != OpGet {
-			c.count(TierStore, op, OutcomeOK, d)
-		}
-		return true, d, nil
-	case errors.Is(err, ErrNotFound):
-		if c.breaker != nil {
-			c.breaker.success()
-		}
-		c.count(TierStore, op, OutcomeMiss, d)
-		return false, d, nil
-	}
-	return false, d, c.failed(ctx, op, key, err, d)
-}
-
-// failed accounts for a store failure and returns the caller's own context
-// error, if any: that is the only failure a fail-open call reports.
-func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d time.Duration) error {
-	if cerr := ctx.Err(); cerr != nil {
-		// The caller gave up; that says nothing about the store's health.
-		return cerr
-	}
-	o := OutcomeError
-	if errors.Is(err, context.DeadlineExceeded) {
-		o = OutcomeTimeout
-		err = fmt.Errorf("%w after %v: %w", ErrTimeout, c.opts.Timeout, err)
-	}
-	c.count(TierStore, op, o, d)
-	if op == OpGet {
-		c.counters[TierStore].add(op, OutcomeMiss, 1)
-	}
-	if c.breaker != nil {
-		c.breaker.failure()
-	}
-	c.logs.failure(op, o, key, err)
-	return nil
-}
-
-// admin runs a call that reports store failures instead of failing open.
-func (c *Cache) admin(ctx context.Context, op Op, call func(context.Context) (int, error)) (int, error) {
-	if c.breaker != nil && !c.breaker.allow() {
-		c.count(TierStore, op, OutcomeRejected, 0)
-		return 0, fmt.Errorf("%w: circuit breaker open", ErrUnavailable)
-	}
-	n, err := call(ctx)
-	if err != nil {
-		if errors.Is(err, ErrInvalidPattern) {
-			return 0, err
-		}
-		if cerr := ctx.Err(); cerr == nil {
-			c.count(TierStore, op, OutcomeError, 0)
-		}
-		return n, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	c.count(TierStore, op, OutcomeOK, 0)
-	return n, nil
-}
-
-func (c *Cache) count(t Tier, op Op, o Outcome, d time.Duration) {
-	c.counters[t].add(op, o, 1)
-	c.opts.Recorder.Record(Event{Tier: t, Op: op, Outcome: o, Duration: d})
 }
 
 // EscapeGlob escapes the Redis glob metacharacters in s (* ? [ ] \) so that

@@ -2,11 +2,15 @@ package larder
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
 // FetchOption tunes one call of Fetch. Options take and return the
 // settings by value, so that a Fetch on a hit allocates nothing for them.
+// A negative duration, a Jitter outside [0, 0.5], a negative or infinite
+// EarlyRefresh weight, an empty tag or a nil option makes Fetch return an
+// error wrapping ErrInvalidOptions (ErrInvalidTTL for TTL) without loading.
 type FetchOption func(fetchOptions) fetchOptions
 
 type fetchOptions struct {
@@ -32,20 +36,25 @@ const (
 	DefaultLeaseWait = 2 * time.Second
 )
 
-// TTL sets how long the loaded value is fresh. Default Options.DefaultTTL.
+// TTL sets how long the loaded value is fresh. Zero means
+// Options.DefaultTTL; a negative d makes Fetch return an error wrapping
+// ErrInvalidTTL.
 func TTL(d time.Duration) FetchOption {
 	return func(o fetchOptions) fetchOptions { o.ttl = d; return o }
 }
 
 // Jitter spreads the TTL by ±f (0.1 = ±10 %, the default; 0 turns it
-// off), so that entries filled together do not all expire together.
+// off), so that entries filled together do not all expire together. f
+// outside [0, 0.5] makes Fetch return an error wrapping ErrInvalidOptions.
 func Jitter(f float64) FetchOption {
 	return func(o fetchOptions) fetchOptions { o.jitter = f; return o }
 }
 
 // Tags files the entry under tags; InvalidateTags(ctx, tag) then makes
 // every entry filed under tag a miss with one write, however many there
-// are. Each tag costs a read per Fetch (batched where the store can).
+// are. A Fetch reads its tags' generations with the entry, in one round
+// trip when the store can batch (BatchStore); entries filed under tags are
+// not kept in the in-process tier.
 func Tags(tags ...string) FetchOption {
 	return func(o fetchOptions) fetchOptions { o.tags = append(o.tags, tags...); return o }
 }
@@ -118,31 +127,54 @@ func Version[T any](f func(T) int64) FetchOption {
 	}
 }
 
-func (c *Cache) fetchOptions(opts []FetchOption) fetchOptions {
+func (c *Cache) fetchOptions(opts []FetchOption) (fetchOptions, error) {
 	if len(opts) == 0 {
-		return c.fetchDefaults // computed once, in New: the common hit path
+		return c.fetchDefaults, nil // computed once, in New: the common hit path
 	}
 	o := fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait}
 	for _, opt := range opts {
+		if opt == nil {
+			return o, errOption("nil FetchOption")
+		}
 		o = opt(o)
 	}
 	return c.finishFetchOptions(o)
 }
 
-// finishFetchOptions fills defaults and clamps what the options set.
-func (c *Cache) finishFetchOptions(o fetchOptions) fetchOptions {
-	if o.ttl <= 0 {
+// finishFetchOptions checks what the options set and fills defaults.
+func (c *Cache) finishFetchOptions(o fetchOptions) (fetchOptions, error) {
+	switch {
+	case o.err != nil:
+		return o, o.err
+	case o.ttl < 0:
+		return o, fmt.Errorf("%w: TTL %v is negative", ErrInvalidTTL, o.ttl)
+	case !(o.jitter >= 0 && o.jitter <= 0.5):
+		return o, errOption(fmt.Sprintf("Jitter %v is outside [0, 0.5]", o.jitter))
+	case o.swr < 0 || o.sie < 0 || o.negTTL < 0:
+		return o, errOption("StaleWhileRevalidate, StaleIfError and NegativeTTL must not be negative")
+	case o.leaseTTL < 0 || o.wait < 0:
+		return o, errOption("LeaseTTL and LeaseWait must not be negative")
+	case !(o.beta >= 0) || math.IsInf(o.beta, 1):
+		return o, errOption(fmt.Sprintf("EarlyRefresh %v must be a finite number ≥ 0", o.beta))
+	}
+	for _, t := range o.tags {
+		if t == "" || len(t) > MaxKeyLen {
+			return o, errOption(fmt.Sprintf("tag %q is empty or too long", t))
+		}
+	}
+	if o.ttl == 0 {
 		o.ttl = c.opts.DefaultTTL
 	}
-	o.jitter = min(max(o.jitter, 0), 0.5)
-	o.swr, o.sie, o.negTTL = max(o.swr, 0), max(o.sie, 0), max(o.negTTL, 0)
-	if o.leaseTTL <= 0 {
+	if o.ttl < time.Millisecond {
+		o.ttl = time.Millisecond
+	}
+	if o.leaseTTL == 0 {
 		o.leaseTTL = DefaultLeaseTTL
 	}
-	if o.wait <= 0 {
+	if o.wait == 0 {
 		o.wait = DefaultLeaseWait
 	}
-	return o
+	return o, nil
 }
 
 // errOption reports an invalid FetchOption.

@@ -18,6 +18,8 @@ const (
 	DefaultLocalMaxBytes    = 64 << 20
 	DefaultLocalTTL         = time.Minute
 	DefaultLocalFallbackTTL = time.Second
+	DefaultMaxRefreshes     = 64
+	DefaultLocalLag         = 50 * time.Millisecond
 	// MaxKeyLen bounds a caller's key (before the namespace is added), so a
 	// key built from unbounded input cannot make every call expensive.
 	MaxKeyLen = 8 << 10
@@ -84,6 +86,15 @@ type Options struct {
 	// by any instance or redis-cli, drops it at once. Default 1 min.
 	LocalTTL time.Duration
 
+	// LocalLag bounds how long after a change by another instance this
+	// instance may still answer from its in-process tier, when the store
+	// reports its own writes (SelfReporter: redisstore). The Cache writes a
+	// heartbeat key every LocalLag/4 and trusts the tier only while the
+	// newest heartbeat the store reported back was sent less than LocalLag
+	// ago; otherwise reads go to the store. Default 50 ms; negative turns
+	// the heartbeats off and trusts the stream of changes as it comes.
+	LocalLag time.Duration
+
 	// LocalFallbackTTL replaces LocalTTL while the store cannot report
 	// changes (no InvalidationSource, RESP2, tracking refused): then an
 	// instance may serve a value changed elsewhere for this long. Default
@@ -96,8 +107,22 @@ type Options struct {
 	// mutate what they get (maps, slices, pointers).
 	LocalClone func(any) any
 
-	// Clock tells the time, for rate-limited logging and operation
-	// latency. Default: the system clock.
+	// MaxPending bounds how many failed invalidations (keys, tags and
+	// patterns) the Cache keeps for retrying. Past it, the Cache reads
+	// around the store for every key until one Clear of the whole
+	// namespace has succeeded: an invalidation is never dropped.
+	// Default DefaultMaxPending.
+	MaxPending int
+
+	// MaxRefreshes bounds the background loads that stale-while-revalidate
+	// and early refresh run at once, across all keys; a refresh that
+	// finds no slot is skipped (the value serves on, and a later hit
+	// tries again). Default DefaultMaxRefreshes.
+	MaxRefreshes int
+
+	// Clock tells the time: it judges every expiry (soft and hard TTLs,
+	// the in-process tier, negative entries), times loads and store
+	// calls, and rate-limits logging. Default: the system clock.
 	Clock Clock
 
 	// Recorder receives one Event per cache operation, for metrics
@@ -153,6 +178,15 @@ func (o Options) withDefaults() (Options, error) {
 	if o.LocalFallbackTTL == 0 {
 		o.LocalFallbackTTL = DefaultLocalFallbackTTL
 	}
+	if o.LocalLag == 0 {
+		o.LocalLag = DefaultLocalLag
+	}
+	if o.MaxPending == 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.MaxRefreshes == 0 {
+		o.MaxRefreshes = DefaultMaxRefreshes
+	}
 	if o.Clock == nil {
 		o.Clock = SystemClock
 	}
@@ -178,6 +212,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: ProbeInterval %v is negative", ErrInvalidOptions, o.ProbeInterval)
 	case o.LocalTTL < 0 || o.LocalFallbackTTL < 0:
 		return fmt.Errorf("%w: LocalTTL and LocalFallbackTTL must not be negative", ErrInvalidOptions)
+	case o.MaxPending < 0 || o.MaxRefreshes < 0:
+		return fmt.Errorf("%w: MaxPending and MaxRefreshes must not be negative", ErrInvalidOptions)
 	case o.LogInterval < 0:
 		return fmt.Errorf("%w: LogInterval %v is negative", ErrInvalidOptions, o.LogInterval)
 	}

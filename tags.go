@@ -5,17 +5,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
 // Tags are invalidated by generation: each tag has a generation stored
-// under a reserved key, and the key of every entry filed under tags carries
-// their generations. InvalidateTags writes a new generation, one write per
-// tag however many entries carry it; the entries of the old generation are
-// never read again and leave by their TTL. A fill that read the old
-// generation before an invalidation lands under the old key, where nobody
-// looks: tags cannot make a stale set visible.
+// under a reserved key, and an entry filed under tags records, inside its
+// envelope, the generations its tags had when its value was loaded. The
+// entry stays under its own key (so Delete, Exists, Get and Clear reach
+// it); it is current only while every recorded generation still is.
+// InvalidateTags writes a new generation, one write per tag however many
+// entries carry it; the entries of the old generation are then misses and
+// are replaced by the next fill. A fill that read the old generation
+// before an invalidation records the old generation: tags cannot make a
+// stale set visible.
 
 // tagPrefix is the reserved part of the namespace where generations live.
 const tagPrefix = "_larder:tag:"
@@ -25,48 +27,96 @@ const tagPrefix = "_larder:tag:"
 // invalidates (the safe direction).
 const tagTTL = 30 * 24 * time.Hour
 
-// taggedKey returns the full key of key filed under tags. ok is false when
-// the generations cannot be read (the store failing): then no key is safe.
-func (c *Cache) taggedKey(ctx context.Context, key string, tags []string) (string, bool) {
-	if len(tags) == 0 {
-		return c.prefix + key, true
-	}
-	var b strings.Builder
-	b.WriteString(c.prefix)
-	b.WriteString(key)
-	b.WriteString("\x00#")
-	for i, tag := range tags {
-		gen, ok := c.generation(ctx, tag)
+func (c *Cache) tagKey(tag string) string { return c.prefix + tagPrefix + tag }
+
+// readTagged reads the entry under full and the current generations of
+// tags, in one round trip where the store can (BatchStore). ok is false
+// when the generations cannot be had (the store failing): then no entry
+// can be trusted and none may be written.
+func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slot, []tagGen, bool, error) {
+	bs, batch := c.store.(BatchStore)
+	if !batch {
+		gens, ok := c.generations(ctx, tags, nil)
 		if !ok {
-			return "", false
+			return slot{state: slotFailed}, nil, false, ctx.Err()
 		}
-		if i > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(gen)
+		s, err := c.read(ctx, full)
+		return s, gens, true, err
 	}
-	return b.String(), true
+	keys := make([]string, 0, 1+len(tags))
+	keys = append(keys, full)
+	for _, t := range tags {
+		keys = append(keys, c.tagKey(t))
+	}
+	var vals [][]byte
+	r, d, err := c.do(ctx, OpGet, full, func(ctx context.Context) error {
+		var err error
+		vals, err = bs.GetMany(ctx, keys)
+		if err == nil && len(vals) != len(keys) {
+			err = fmt.Errorf("larder: GetMany returned %d values for %d keys", len(vals), len(keys))
+		}
+		return err
+	})
+	if r != callOK {
+		return slot{state: slotFailed, d: d}, nil, false, err
+	}
+	gens, ok := c.generations(ctx, tags, vals[1:])
+	if !ok {
+		return slot{state: slotFailed, d: d}, nil, false, ctx.Err()
+	}
+	if vals[0] == nil {
+		c.count(TierStore, OpGet, OutcomeMiss, d)
+		return slot{state: slotAbsent, d: d}, gens, true, nil
+	}
+	return c.unwrap(full, vals[0], d), gens, true, nil
 }
 
-// generation reads a tag's generation, starting one if it has none.
-func (c *Cache) generation(ctx context.Context, tag string) (string, bool) {
-	full := c.prefix + tagPrefix + tag
-	for range 3 {
-		var raw []byte
-		found, _, _ := c.do(ctx, OpGet, full, func(ctx context.Context) error {
-			var err error
-			raw, err = c.store.Get(ctx, full)
-			return err
-		})
-		if found {
-			return string(raw), true
+// generations returns the current generation of each tag, starting one for
+// a tag that has none; known holds generations already read (nil entries
+// for absent ones), or is nil to read them here.
+func (c *Cache) generations(ctx context.Context, tags []string, known [][]byte) ([]tagGen, bool) {
+	gens := make([]tagGen, len(tags))
+	for i, tag := range tags {
+		var gen string
+		var ok bool
+		if known != nil && known[i] != nil {
+			gen, ok = string(known[i]), true
+		} else {
+			gen, ok = c.generation(ctx, tag, known == nil)
 		}
+		if !ok {
+			return nil, false
+		}
+		gens[i] = tagGen{tag, gen}
+	}
+	return gens, true
+}
+
+// generation reads a tag's generation (unless read is false: it is known
+// to be absent), starting one if it has none.
+func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, bool) {
+	full := c.tagKey(tag)
+	for range 3 {
+		if read {
+			var raw []byte
+			r, _, _ := c.do(ctx, OpGet, full, func(ctx context.Context) error {
+				var err error
+				raw, err = c.store.Get(ctx, full)
+				return err
+			})
+			switch r {
+			case callOK:
+				return string(raw), true
+			case callFailed:
+				return "", false
+			}
+		}
+		read = true
 		gen := newGeneration()
-		var err error
 		if cs, ok := c.store.(ConditionalStore); ok {
 			// Two processes starting a generation at once must agree on
-			// one, or their fills would land under different keys.
-			won, ok := c.cond(ctx, full, func(ctx context.Context) (bool, error) {
+			// one, or their entries would record different ones.
+			won, ok := c.cond(ctx, OpSet, full, func(ctx context.Context) (bool, error) {
 				return cs.SetNX(ctx, full, []byte(gen), tagTTL)
 			})
 			if !ok {
@@ -77,10 +127,10 @@ func (c *Cache) generation(ctx context.Context, tag string) (string, bool) {
 			}
 			continue // lost the race: read the winner's
 		}
-		ok, _, err := c.do(ctx, OpSet, full, func(ctx context.Context) error {
+		r, _, _ := c.do(ctx, OpSet, full, func(ctx context.Context) error {
 			return c.store.Set(ctx, full, []byte(gen), tagTTL)
 		})
-		if err != nil || !ok {
+		if r != callOK {
 			return "", false
 		}
 		return gen, true
@@ -88,10 +138,71 @@ func (c *Cache) generation(ctx context.Context, tag string) (string, bool) {
 	return "", false
 }
 
+// tagsCurrent reports whether the generations an entry recorded are still
+// the current ones. A generation that is gone counts as changed.
+func (c *Cache) tagsCurrent(ctx context.Context, tags []tagGen) bool {
+	if len(tags) == 0 {
+		return true
+	}
+	keys := make([]string, len(tags))
+	for i, t := range tags {
+		keys[i] = c.tagKey(t.tag)
+	}
+	vals := make([][]byte, len(keys))
+	var r callResult
+	if bs, ok := c.store.(BatchStore); ok {
+		r, _, _ = c.do(ctx, OpGet, keys[0], func(ctx context.Context) error {
+			var err error
+			vals, err = bs.GetMany(ctx, keys)
+			if err == nil && len(vals) != len(keys) {
+				err = errors.New("larder: GetMany returned the wrong number of values")
+			}
+			return err
+		})
+	} else {
+		for i, k := range keys {
+			r, _, _ = c.do(ctx, OpGet, k, func(ctx context.Context) error {
+				var err error
+				vals[i], err = c.store.Get(ctx, k)
+				return err
+			})
+			if r != callOK {
+				break
+			}
+		}
+	}
+	if r != callOK {
+		return false
+	}
+	for i, t := range tags {
+		if vals[i] == nil || string(vals[i]) != t.gen {
+			return false
+		}
+	}
+	return true
+}
+
+// sameTags reports whether an entry's recorded generations are exactly
+// gens (the tags of this Fetch, with their current generations).
+func sameTags(have, want []tagGen) bool {
+	if len(have) != len(want) {
+		return false
+	}
+	for i := range have {
+		if have[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // InvalidateTags makes every entry filed under any of tags (with the Tags
-// option of Fetch) a miss, in one write per tag. Unlike the fail-open
-// calls it reports a store failure (wrapped in ErrUnavailable), since a
-// lost invalidation leaves stale entries until their TTL.
+// option of Fetch) a miss, in one write per tag, each under the time
+// budget. A write that fails is not lost: this instance stops trusting
+// entries filed under the tag at once, and retries the write in the
+// background until the store takes it (see Stats.Pending). The error
+// reports such a failure, wrapped in ErrUnavailable, for callers that
+// want to know; the invalidation still happens.
 func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	for _, tag := range tags {
 		if err := c.check(ctx, tag); err != nil {
@@ -103,16 +214,26 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	}
 	var errs []error
 	for _, tag := range tags {
-		full := c.prefix + tagPrefix + tag
+		full := c.tagKey(tag)
 		gen := []byte(newGeneration())
-		_, err := c.admin(ctx, OpDelete, func(ctx context.Context) (int, error) {
-			return 1, c.store.Set(ctx, full, gen, tagTTL)
+		r, _, err := c.do(ctx, OpInvalidate, full, func(ctx context.Context) error {
+			return c.store.Set(ctx, full, gen, tagTTL)
 		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("tag %q: %w", tag, err))
+		if r != callOK {
+			c.pend.addTags(tag)
+			if err == nil {
+				err = ErrUnavailable
+			}
+			errs = append(errs, fmt.Errorf("tag %q: %w (kept for retry)", tag, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// newGeneration writes a new generation for tag (the retry of a failed
+// InvalidateTags).
+func (c *Cache) newGeneration(ctx context.Context, tag string) error {
+	return c.store.Set(ctx, c.tagKey(tag), []byte(newGeneration()), tagTTL)
 }
 
 func newGeneration() string { return hex.EncodeToString(token()[:8]) }

@@ -1,0 +1,135 @@
+package larder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// callResult is how one fail-open store call ended.
+type callResult uint8
+
+const (
+	// callOK: the store did what was asked.
+	callOK callResult = iota
+	// callAbsent: the store answered ErrNotFound.
+	callAbsent
+	// callFailed: the store erred, timed out or the breaker refused the
+	// call. After an error or a timeout the call may still have taken
+	// effect, or may take effect later: its outcome is unknown.
+	callFailed
+)
+
+// do runs one fail-open store call under the time budget and the breaker.
+// Its error is only ever the caller's own context error. d is how long the
+// call took (zero without a Recorder). A successful read is counted by the
+// caller, after decoding.
+func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Context) error) (callResult, time.Duration, error) {
+	var err error
+	var d, took time.Duration
+	switch {
+	case c.local:
+		err = call(ctx)
+	case !c.breaker.allow():
+		c.count(TierStore, op, OutcomeRejected, 0)
+		if op == OpGet {
+			c.counters[TierStore].add(op, OutcomeMiss, 1)
+		}
+		return callFailed, 0, ctx.Err()
+	default:
+		// The real clock too: the breaker tells a slow store from a
+		// starved machine by how late a call came back.
+		start, cstart := time.Now(), c.opts.Clock.Now()
+		cctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+		err = call(cctx)
+		cancel()
+		took, d = time.Since(start), c.opts.Clock.Now().Sub(cstart)
+	}
+	switch {
+	case err == nil:
+		if c.breaker != nil {
+			c.breaker.success()
+		}
+		if op != OpGet {
+			c.count(TierStore, op, OutcomeOK, d)
+		}
+		return callOK, d, nil
+	case errors.Is(err, ErrNotFound):
+		if c.breaker != nil {
+			c.breaker.success()
+		}
+		c.count(TierStore, op, OutcomeMiss, d)
+		return callAbsent, d, nil
+	}
+	return callFailed, d, c.failed(ctx, op, key, err, d, took)
+}
+
+// failed accounts for a store failure and returns the caller's own context
+// error, if any: that is the only failure a fail-open call reports.
+// d is the call's duration on Options.Clock (for the Recorder), took on
+// the real clock (for the breaker).
+func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d, took time.Duration) error {
+	if cerr := ctx.Err(); cerr != nil {
+		// The caller gave up; that says nothing about the store's health.
+		if c.breaker != nil {
+			c.breaker.neutral()
+		}
+		return cerr
+	}
+	o := OutcomeError
+	timeout := errors.Is(err, context.DeadlineExceeded)
+	if timeout {
+		o = OutcomeTimeout
+		err = fmt.Errorf("%w after %v: %w", ErrTimeout, c.opts.Timeout, err)
+	}
+	c.count(TierStore, op, o, d)
+	if op == OpGet {
+		c.counters[TierStore].add(op, OutcomeMiss, 1)
+	}
+	if c.breaker != nil {
+		if !errors.Is(err, ErrRefused) && c.breaker.countsAsFailure(timeout, took) {
+			c.breaker.failure()
+		} else {
+			c.breaker.neutral()
+		}
+	}
+	c.logs.failure(op, o, key, err)
+	return nil
+}
+
+// cond runs a conditional store call under the budget and breaker; ok is
+// false when the store failed (the outcome may then be unknown).
+func (c *Cache) cond(ctx context.Context, op Op, full string, call func(context.Context) (bool, error)) (done, ok bool) {
+	r, _, _ := c.do(ctx, op, full, func(ctx context.Context) error {
+		var err error
+		done, err = call(ctx)
+		return err
+	})
+	return done, r == callOK
+}
+
+// admin runs a call that reports store failures instead of failing open.
+func (c *Cache) admin(ctx context.Context, op Op, call func(context.Context) (int, error)) (int, error) {
+	if c.breaker != nil && !c.breaker.allow() {
+		c.count(TierStore, op, OutcomeRejected, 0)
+		return 0, fmt.Errorf("%w: circuit breaker open", ErrUnavailable)
+	}
+	n, err := call(ctx)
+	if err != nil {
+		if errors.Is(err, ErrInvalidPattern) {
+			return 0, err
+		}
+		if cerr := ctx.Err(); cerr == nil {
+			c.count(TierStore, op, OutcomeError, 0)
+		}
+		return n, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	c.count(TierStore, op, OutcomeOK, 0)
+	return n, nil
+}
+
+func (c *Cache) count(t Tier, op Op, o Outcome, d time.Duration) {
+	c.counters[t].add(op, o, 1)
+	c.opts.Recorder.Record(Event{Tier: t, Op: op, Outcome: o, Duration: d})
+}
