@@ -488,11 +488,6 @@ func (r *modelRun) breakerTrips() int {
 	return n
 }
 
-// skewClock is the system clock off by a fixed offset.
-type skewClock time.Duration
-
-func (s skewClock) Now() time.Time { return time.Now().Add(time.Duration(s)) }
-
 // modelEnv is what the runs of one sub-case share.
 type modelEnv struct {
 	srv *redistest.Server
@@ -574,7 +569,7 @@ func newModelRun(t *testing.T, env *modelEnv, cfg modelConfig, seed uint64) *mod
 		r.faults[i] = f
 		r.skew[i] = time.Duration(r.rng.Int64N(int64(2*cfg.skew)+1)) - cfg.skew
 		c, err := larder.New(larder.Options{
-			Store: f.Store(), Namespace: ns, Timeout: modelBudget, Clock: skewClock(r.skew[i]),
+			Store: f.Store(), Namespace: ns, Timeout: modelBudget, Clock: skewClock{r.skew[i]},
 			Logger: slog.New(modelLogHandler{r, i}),
 			// What an instance keeps while it cannot hear invalidations
 			// (memstore never can) must fit in the lag.

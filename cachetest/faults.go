@@ -145,7 +145,8 @@ type FaultCounts struct {
 // The store that Store returns has exactly the optional interfaces of the
 // store it wraps (larder.ConditionalStore, larder.BatchStore,
 // larder.InvalidationSource, larder.Counter, larder.Infoer, larder.Sizer),
-// and reports the wrapped store's Mode. It never implements
+// and reports the wrapped store's Mode and, for an InvalidationSource,
+// whether it reports its own writes (larder.SelfReporter). It never implements
 // larder.LocalStore: a Cache treats it as remote, with time budgets and a
 // circuit breaker, even over memstore, since a store that can time out is
 // not in-process in the sense that matters.
@@ -453,6 +454,14 @@ func (i faultyInvalidation) Track(prefix string) error {
 
 func (i faultyInvalidation) Tracking() bool {
 	return i.b.f.inner.(larder.InvalidationSource).Tracking()
+}
+
+// ReportsOwnWrites forwards larder.SelfReporter. A source that lacks it
+// reports false, which a Cache takes as it takes the interface missing,
+// so it needs no view of its own.
+func (i faultyInvalidation) ReportsOwnWrites() bool {
+	sr, ok := i.b.f.inner.(larder.SelfReporter)
+	return ok && sr.ReportsOwnWrites()
 }
 
 type faultyCounter struct{ b *faultyStore }

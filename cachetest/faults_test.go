@@ -87,6 +87,11 @@ func (s *trackingStore) Track(prefix string) error {
 
 func (s *trackingStore) Tracking() bool { return true }
 
+// echoStore is a trackingStore that reports its own writes.
+type echoStore struct{ trackingStore }
+
+func (s *echoStore) ReportsOwnWrites() bool { return true }
+
 // TestFaultsForwardsInterfaces: the wrapped store's optional interfaces
 // are forwarded and nothing more; its Mode is reported; a Cache treats
 // the wrapper as remote (a breaker, not BreakerNone) even over memstore.
@@ -133,6 +138,13 @@ func TestFaultsForwardsInterfaces(t *testing.T) {
 	}
 	if !src.Tracking() || ts.fns != 1 || !slices.Equal(ts.tracked, []string{"ns:", "refused:"}) {
 		t.Errorf("Tracking %v, %d functions, tracked %q", src.Tracking(), ts.fns, ts.tracked)
+	}
+	if sr, ok := src.(larder.SelfReporter); !ok || sr.ReportsOwnWrites() {
+		t.Errorf("a source that does not report its own writes says it does")
+	}
+	echo := &echoStore{trackingStore: trackingStore{Store: newMemstore(t)}}
+	if sr, ok := newFaults(t, echo, FaultConfig{}).Store().(larder.SelfReporter); !ok || !sr.ReportsOwnWrites() {
+		t.Errorf("a source that reports its own writes is not said to")
 	}
 }
 
