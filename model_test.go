@@ -118,9 +118,12 @@ const (
 	modelRacyGapP  = 0.5
 	modelRacyGap   = 15 * time.Millisecond
 	// modelRunCap bounds the reads of one run, so that a product that
-	// makes readers wait (orphaned leases) costs time, not the suite's
-	// timeout; reaching it is logged.
-	modelRunCap = 4 * time.Second
+	// makes readers wait (a lease whose filler gave up holds a key's
+	// readers for LeaseWait) costs checked reads, not the suite's time;
+	// reaching it is logged.
+	modelRunCap = 2 * time.Second
+	// modelSlow is the duration from which a read counts as slow.
+	modelSlow = 500 * time.Millisecond
 	// modelOpTimeout is the context of each call: one that ends with it
 	// hung, which the check reports.
 	modelOpTimeout = 10 * time.Second
@@ -724,7 +727,12 @@ func (r *modelRun) writer(client, inst int) {
 // modelTally counts how reads ended.
 type modelTally struct {
 	fetched, stale, notFound, getHits, getMisses, loadFailed, panics, dbReads int
-	unexpected                                                                []string
+	// slow counts the calls that took modelSlow or more, slowest the
+	// longest: logged, as how long the product makes readers wait
+	// (leases of fills that gave up), never asserted.
+	slow       int
+	slowest    time.Duration
+	unexpected []string
 }
 
 // reader reads random keys through instance inst.
@@ -759,6 +767,10 @@ func (r *modelRun) reader(client, inst int, tally *modelTally) {
 		}
 		op.ret = r.now()
 		cancel()
+		if d := time.Duration(op.ret - op.call); d >= modelSlow {
+			tally.slow++
+			tally.slowest = max(tally.slowest, d)
+		}
 		op.value = v
 		verb := "Fetch"
 		if get {
@@ -858,6 +870,8 @@ func (r *modelRun) run() modelTally {
 		sum.loadFailed += t.loadFailed
 		sum.panics += t.panics
 		sum.unexpected = append(sum.unexpected, t.unexpected...)
+		sum.slow += t.slow
+		sum.slowest = max(sum.slowest, t.slowest)
 	}
 	return sum
 }
@@ -1042,12 +1056,12 @@ func modelSubcase(t *testing.T, env *modelEnv, cfg modelConfig, base uint64, run
 		}
 		t.Logf("seed %d: %v; skew A %v, B %v; %d writes, %d reads checked (%d Fetch, %d ErrStale, %d not found, %d Get hits; %d left out as database reads), "+
 			"%d Get misses, %d Fetch errors from failed loads, %d from panics (loads: %d failed, %d panicked); %d forced interleavings; faults: %d errors, %d timeouts (%d run late) in %d calls; "+
-			"fills %d, dropped %d, lease waits %d, stale %d, stale-on-error %d, negative %d; breaker opened %d times; porcupine %v%s",
+			"fills %d, dropped %d, lease waits %d, stale %d, stale-on-error %d, negative %d; breaker opened %d times; %d reads took %v or more (slowest %v); porcupine %v%s",
 			seed, res, r.skew[0].Round(time.Millisecond), r.skew[1].Round(time.Millisecond), writes, len(history)-writes,
 			rt.fetched, rt.stale, rt.notFound, rt.getHits, rt.dbReads, rt.getMisses, rt.loadFailed, rt.panics, r.loadErrs.Load(), r.panicked.Load(), r.forced.Load(),
 			fc.Errors, fc.Timeouts, fc.LateRuns, fc.Calls,
 			st.Fetch.Fills, st.Fetch.FillsDropped, st.Fetch.LeaseWaits, st.Fetch.Stale, st.Fetch.StaleOnError, st.Fetch.Negative,
-			r.breakerTrips(),
+			r.breakerTrips(), rt.slow, modelSlow, rt.slowest.Round(time.Millisecond),
 			took.Round(time.Millisecond), map[bool]string{true: "; reads stopped at the run cap", false: ""}[r.capped.Load()])
 		checking += took
 		ops += len(history)
@@ -1060,6 +1074,9 @@ func modelSubcase(t *testing.T, env *modelEnv, cfg modelConfig, base uint64, run
 		tally.notFound += rt.notFound
 		tally.getHits += rt.getHits
 		tally.panics += rt.panics
+		tally.dbReads += rt.dbReads
+		tally.slow += rt.slow
+		tally.slowest = max(tally.slowest, rt.slowest)
 		for _, u := range rt.unexpected {
 			t.Errorf("seed %d: unexpected error: %s", seed, u)
 		}
@@ -1083,8 +1100,10 @@ func modelSubcase(t *testing.T, env *modelEnv, cfg modelConfig, base uint64, run
 			break
 		}
 	}
-	t.Logf("%d runs: %d illegal histories, %d unknown; %d operations checked, %d forced interleavings; %d store errors, %d timeouts (%d run late); porcupine took %v",
-		runs, illegal, unknown, ops, forced, faults.Errors, faults.Timeouts, faults.LateRuns, checking.Round(time.Millisecond))
+	t.Logf("%d runs: %d illegal histories, %d unknown; %d operations checked, %d reads left out as database reads, %d forced interleavings; "+
+		"%d store errors, %d timeouts (%d run late); %d reads took %v or more (slowest %v); porcupine took %v",
+		runs, illegal, unknown, ops, tally.dbReads, forced, faults.Errors, faults.Timeouts, faults.LateRuns,
+		tally.slow, modelSlow, tally.slowest.Round(time.Millisecond), checking.Round(time.Millisecond))
 	if len(byFamily) > 0 {
 		t.Logf("illegal keys by family over the runs: %v", byFamily)
 	}
