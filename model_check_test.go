@@ -210,8 +210,9 @@ func (r *modelRun) explainStale(b *strings.Builder, part []porcupine.Operation) 
 	return "", 0
 }
 
-// faultsOf describes the store faults injected into a write's own calls,
-// and what its instance logged meanwhile (the breaker opening).
+// faultsOf describes the store faults injected on a write's key by its
+// instance while the write ran (concurrent calls of that key included),
+// and whether the instance's breaker was open.
 func (r *modelRun) faultsOf(w *modelOp) string {
 	var kinds []string
 	var opened int64 = -1 // when the instance's breaker last opened, if it is open
