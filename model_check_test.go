@@ -172,7 +172,8 @@ func (r *modelRun) explainStale(b *strings.Builder, part []porcupine.Operation) 
 		for _, s := range sources {
 			var later *modelOp
 			for _, w := range writes {
-				if w.value != read.value && w.seq > s.seq && w.ret < read.shift && (later == nil || w.ret > later.ret) {
+				// The earliest such write shows how long the read is late.
+				if w.value != read.value && w.seq > s.seq && w.ret < read.shift && (later == nil || w.ret < later.ret) {
 					later = w
 				}
 			}

@@ -463,6 +463,10 @@ type modelRun struct {
 	}
 
 	loadErrs, panicked atomic.Int64
+
+	// close closes the run's Caches and stores, once: an idle Cache still
+	// writes heartbeats and probes, which would load the runs after it.
+	close func()
 }
 
 func (r *modelRun) now() int64 { return time.Since(r.start).Nanoseconds() }
@@ -588,7 +592,7 @@ func newModelRun(t *testing.T, env *modelEnv, cfg modelConfig, seed uint64) *mod
 		r.caches[i] = c
 	}
 	r.prefix = r.caches[0].Key("")
-	t.Cleanup(func() {
+	r.close = sync.OnceFunc(func() {
 		for _, f := range r.faults {
 			f.Disable()
 		}
@@ -601,6 +605,7 @@ func newModelRun(t *testing.T, env *modelEnv, cfg modelConfig, seed uint64) *mod
 			_ = mem.Close()
 		}
 	})
+	t.Cleanup(r.close)
 	if cfg.mode == "redis" {
 		// Until a store tracks, its instance keeps entries for the
 		// fallback TTL only, and changes made before it tracked are
@@ -1045,6 +1050,7 @@ func modelSubcase(t *testing.T, env *modelEnv, cfg modelConfig, base uint64, run
 			fc.Timeouts += f.Timeouts
 			fc.LateRuns += f.LateRuns
 		}
+		r.close()
 		checkStart := time.Now()
 		res, dump, summaries, families := modelCheck(r, history)
 		took := time.Since(checkStart)
