@@ -222,7 +222,7 @@ func (r *modelRun) faultsOf(w *modelOp) string {
 		case l.inst != w.inst || l.at > w.ret:
 		case strings.Contains(l.msg, "breaker open"):
 			opened = l.at
-		case strings.Contains(l.msg, "breaker closed"):
+		case strings.Contains(l.msg, "breaker closed"), strings.Contains(l.msg, "breaker half-open"):
 			opened = -1
 		}
 	}
