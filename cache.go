@@ -112,7 +112,14 @@ func New(opts Options) (*Cache, error) {
 		c.trusted.Store(true)
 		if src, ok := c.store.(InvalidationSource); ok {
 			c.tracker = src
-			if echo, ok := src.(SelfReporter); ok && echo.ReportsOwnWrites() && o.LocalLag > 0 {
+			err := src.Track(c.prefix)
+			if err != nil {
+				o.Logger.Warn("larder: the store cannot report changes in this namespace; in-process entries live for LocalFallbackTTL only",
+					"namespace", o.Namespace, "err", err, "local_fallback_ttl", o.LocalFallbackTTL)
+			} else {
+				c.coherent = true
+			}
+			if echo, ok := src.(SelfReporter); ok && err == nil && echo.ReportsOwnWrites() && o.LocalLag > 0 && src.Track(heartbeatKeys(c)) == nil {
 				c.live = newLiveness(c, o.LocalLag)
 				c.trusted.Store(false) // until the first heartbeat comes back
 			}
@@ -123,12 +130,6 @@ func New(opts Options) (*Cache, error) {
 				}
 				near.onInvalidate(c.prefix, keys)
 			})
-			if err := src.Track(c.prefix); err != nil {
-				o.Logger.Warn("larder: the store cannot report changes in this namespace; in-process entries live for LocalFallbackTTL only",
-					"namespace", o.Namespace, "err", err, "local_fallback_ttl", o.LocalFallbackTTL)
-			} else {
-				c.coherent = true
-			}
 		} else {
 			o.Logger.Warn("larder: the store cannot report changes; in-process entries live for LocalFallbackTTL only",
 				"local_fallback_ttl", o.LocalFallbackTTL)
@@ -265,7 +266,7 @@ func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) e
 	if err != nil || raw == nil {
 		return err
 	}
-	_, err = c.put(ctx, key, raw, ttl, nil)
+	_, err = c.put(ctx, key, raw, ttl, nil, 0)
 	return err
 }
 
@@ -293,40 +294,51 @@ func (c *Cache) entry(ctx context.Context, key string, v any, ttl time.Duration,
 
 // put stores an encoded entry and drops the key from the in-process tier;
 // it reports whether the store took it. keep, when not nil, is asked about
-// what the key holds and may refuse the write (SetVersioned).
-//
-// Over a network with conditional writes, put replaces by compare-and-swap
-// exactly what it read, or, for an absent key, a placeholder it reserved
-// first with SetNX; a write whose outcome is unknown is followed by a kept
-// invalidation of the key (see pending).
-func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Duration, keep func(slot) bool) (bool, error) {
-	full := c.prefix + key
+// what the key holds and may refuse the write (SetVersioned). A write whose
+// outcome is unknown is kept (see pending): a versioned one to be redone,
+// any other as an invalidation of the key.
+func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Duration, keep keepFunc, version int64) (bool, error) {
 	defer c.forget(key)
-	cs, conditional := c.store.(ConditionalStore)
-	if !conditional || c.local {
-		if keep != nil && conditional {
-			return c.putLocal(ctx, cs, key, full, raw, ttl, keep)
-		}
-		r, _, err := c.do(ctx, OpSet, key, func(ctx context.Context) error {
-			return c.store.Set(ctx, full, raw, ttl)
-		})
-		if r == callFailed {
+	stored, failed := c.putOnce(ctx, key, raw, ttl, keep)
+	if failed {
+		if keep != nil {
+			c.pend.addWrite(key, raw, ttl, version)
+		} else {
 			c.pend.addKeys(key)
 		}
-		return r == callOK, err
+		return false, ctx.Err()
+	}
+	return stored, nil
+}
+
+// putOnce is put without its bookkeeping: failed is true when the store
+// failed and the write may or may not land.
+//
+// Over a network with conditional writes, it replaces by compare-and-swap
+// exactly what it read, or, for an absent key, a placeholder it reserved
+// first with SetNX: a write that executes late then cannot land after a
+// later Delete or write.
+func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Duration, keep keepFunc) (stored, failed bool) {
+	full := c.prefix + key
+	cs, conditional := c.store.(ConditionalStore)
+	if !conditional || (c.local && keep == nil) {
+		// An in-process store never runs a write late: a plain Set is
+		// safe there. A conditional write (keep) takes the path below,
+		// whose reservation orders it against Deletes and other writers.
+		r, _, _ := c.do(ctx, OpSet, key, func(ctx context.Context) error {
+			return c.store.Set(ctx, full, raw, ttl)
+		})
+		return r == callOK, r == callFailed
 	}
 	for range 16 {
 		cur, err := c.readAs(ctx, OpLease, full)
-		if err != nil {
-			c.pend.addKeys(key)
-			return false, err
+		if err != nil || cur.state == slotFailed {
+			return false, true
 		}
-		if cur.state == slotFailed {
-			c.pend.addKeys(key)
-			return false, nil
-		}
-		if keep != nil && cur.state == slotEntry && !keep(cur) {
-			return false, nil
+		if keep != nil && cur.state != slotAbsent {
+			if write, failed := keep(cur); !write {
+				return false, failed
+			}
 		}
 		old := cur.raw
 		if cur.state == slotAbsent {
@@ -337,11 +349,22 @@ func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Durati
 				return cs.SetNX(ctx, full, lease, reserveTTL)
 			})
 			if !ok {
-				c.pend.addKeys(key)
-				return false, ctx.Err()
+				c.pend.addLease(full, lease, reserveTTL)
+				return false, true
 			}
 			if !won {
 				continue
+			}
+			// Decide only now that the key is reserved: a Delete from
+			// here on removes the reservation and fails the write, and
+			// a write decided before it could not see what came after.
+			if keep != nil {
+				if write, failed := keep(slot{state: slotAbsent}); !write {
+					c.cond(ctx, OpLease, full, func(ctx context.Context) (bool, error) {
+						return cs.CompareAndDelete(ctx, full, lease)
+					})
+					return false, failed
+				}
 			}
 			old = lease
 		}
@@ -349,46 +372,15 @@ func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Durati
 			return cs.CompareAndSwap(ctx, full, old, raw, ttl)
 		})
 		if !ok {
-			c.pend.addKeys(key)
-			return false, ctx.Err()
+			return false, true
 		}
 		if done {
-			return true, nil
+			return true, false
 		}
 	}
-	return false, nil
-}
-
-// putLocal is put's conditional write on an in-process store, which never
-// fails or delays: read, decide, compare-and-swap.
-func (c *Cache) putLocal(ctx context.Context, cs ConditionalStore, key, full string, raw []byte, ttl time.Duration, keep func(slot) bool) (bool, error) {
-	for range 16 {
-		cur, err := c.readAs(ctx, OpLease, full)
-		if err != nil || cur.state == slotFailed {
-			return false, err
-		}
-		if cur.state == slotEntry && !keep(cur) {
-			return false, nil
-		}
-		var done bool
-		var ok bool
-		if cur.state == slotAbsent {
-			done, ok = c.cond(ctx, OpSet, full, func(ctx context.Context) (bool, error) {
-				return cs.SetNX(ctx, full, raw, ttl)
-			})
-		} else {
-			done, ok = c.cond(ctx, OpSet, full, func(ctx context.Context) (bool, error) {
-				return cs.CompareAndSwap(ctx, full, cur.raw, raw, ttl)
-			})
-		}
-		if !ok {
-			return false, ctx.Err()
-		}
-		if done {
-			return true, nil
-		}
-	}
-	return false, nil
+	// Sixteen rounds lost to other writers: the outcome is as unknown as
+	// after a failure, so the write is kept.
+	return false, true
 }
 
 // reserveTTL bounds a write's reservation: it is replaced by the value one

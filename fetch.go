@@ -323,8 +323,9 @@ func fillOnce[T any](ctx context.Context, c *Cache, key, full string, cur slot, 
 				})
 			}
 			if !ok {
-				// The store is failing; a lease that still lands is only
-				// a placeholder, gone after LeaseTTL.
+				// The lease may still land and make every reader wait for
+				// a filler that gave up: have it removed.
+				c.pend.addLease(full, lease, o.leaseTTL)
 				return direct(ctx, c, key, load)
 			}
 			if won {

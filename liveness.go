@@ -35,13 +35,18 @@ type liveness struct {
 	stopped   bool
 }
 
-// heartbeatInfix names the reserved part of the namespace for heartbeats.
-const heartbeatInfix = "_larder:hb:"
+// heartbeatPrefix starts the keys of heartbeats: outside every namespace,
+// so that Count and Clear never see them, and tracked on its own.
+const heartbeatPrefix = "_larder_hb:"
+
+// heartbeatKeys is the prefix under which c's heartbeats live, which the
+// store must also track.
+func heartbeatKeys(c *Cache) string { return heartbeatPrefix + c.prefix }
 
 func newLiveness(c *Cache, bound time.Duration) *liveness {
 	return &liveness{
 		c:      c,
-		prefix: c.prefix + heartbeatInfix + hex.EncodeToString(token()[:6]) + ":",
+		prefix: heartbeatKeys(c) + hex.EncodeToString(token()[:6]) + ":",
 		bound:  bound,
 		sent:   map[uint64]time.Time{},
 	}

@@ -2,6 +2,7 @@ package larder
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,16 +35,74 @@ type pending struct {
 	seq      uint64
 	keys     map[string]uint64 // caller's keys
 	tags     map[string]uint64
-	patterns map[string]uint64 // caller's patterns (Clear)
-	all      uint64            // non-zero: past the cap, everything is pending
+	patterns map[string]uint64       // caller's patterns (Clear)
+	writes   map[string]pendingWrite // versioned write-throughs to redo
+	leases   map[string]pendingLease // leases that may have landed, to remove
+	all      uint64                  // non-zero: past the cap, everything is pending
 	max      int
 	wake     chan struct{}
+}
+
+// pendingWrite is a SetVersioned whose outcome is unknown. It is redone,
+// not replaced by a Delete: a Delete would let an older write-through
+// still under way land after it, while the redone write compares versions.
+type pendingWrite struct {
+	seq     uint64
+	raw     []byte
+	ttl     time.Duration
+	version int64
+}
+
+// pendingLease is a fill's lease whose write timed out: it may have landed
+// (or land later), and would make every reader wait for a filler that gave
+// up. It is removed by compare-and-delete until its TTL would end it.
+type pendingLease struct {
+	lease []byte
+	until time.Time
 }
 
 func newPending(max int) *pending {
 	return &pending{
 		keys: map[string]uint64{}, tags: map[string]uint64{}, patterns: map[string]uint64{},
+		writes: map[string]pendingWrite{}, leases: map[string]pendingLease{},
 		max: max, wake: make(chan struct{}, 1),
+	}
+}
+
+// addWrite keeps a versioned write-through for redoing; past the cap it is
+// a pending invalidation like any other.
+func (p *pending) addWrite(key string, raw []byte, ttl time.Duration, version int64) {
+	p.mu.Lock()
+	p.seq++
+	if p.all == 0 {
+		if w, ok := p.writes[key]; !ok || w.version < version {
+			p.writes[key] = pendingWrite{seq: p.seq, raw: raw, ttl: ttl, version: version}
+		}
+		if len(p.keys)+len(p.tags)+len(p.patterns)+len(p.writes) > p.max {
+			p.all = p.seq
+			clear(p.keys)
+			clear(p.tags)
+			clear(p.patterns)
+			clear(p.writes)
+		}
+	}
+	p.recount()
+	p.mu.Unlock()
+	p.signal()
+}
+
+// addLease keeps a lease for removal; it never blocks reads.
+func (p *pending) addLease(full string, lease []byte, ttl time.Duration) {
+	p.mu.Lock()
+	p.leases[full] = pendingLease{lease: lease, until: time.Now().Add(ttl)}
+	p.mu.Unlock()
+	p.signal()
+}
+
+func (p *pending) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -65,23 +124,21 @@ func (p *pending) add(m map[string]uint64, items []string) {
 		}
 		m[it] = p.seq
 	}
-	if p.all == 0 && len(p.keys)+len(p.tags)+len(p.patterns) > p.max {
+	if p.all == 0 && len(p.keys)+len(p.tags)+len(p.patterns)+len(p.writes) > p.max {
 		// Past the cap: one namespace-wide Clear stands for all of them.
 		p.all = p.seq
 		clear(p.keys)
 		clear(p.tags)
 		clear(p.patterns)
+		clear(p.writes)
 	}
 	p.recount()
 	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	p.signal()
 }
 
 func (p *pending) recount() {
-	n := len(p.keys) + len(p.tags) + len(p.patterns)
+	n := len(p.keys) + len(p.tags) + len(p.patterns) + len(p.writes)
 	if p.all != 0 {
 		n++
 	}
@@ -100,6 +157,9 @@ func (p *pending) blocks(key string, tags []string) bool {
 		return true
 	}
 	if _, ok := p.keys[key]; ok {
+		return true
+	}
+	if _, ok := p.writes[key]; ok {
 		return true
 	}
 	for _, t := range tags {
@@ -132,12 +192,53 @@ func (p *pending) blocksEntry(key string, tags []tagGen) bool {
 type pendingRound struct {
 	all                  uint64
 	keys, tags, patterns map[string]uint64
+	writes               map[string]pendingWrite
+	leases               map[string]pendingLease
 }
 
 func (p *pending) round() pendingRound {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return pendingRound{all: p.all, keys: clone(p.keys), tags: clone(p.tags), patterns: clone(p.patterns)}
+	r := pendingRound{all: p.all, keys: clone(p.keys), tags: clone(p.tags), patterns: clone(p.patterns),
+		writes: make(map[string]pendingWrite, len(p.writes)), leases: make(map[string]pendingLease, len(p.leases))}
+	for k, w := range p.writes {
+		r.writes[k] = w
+	}
+	now := time.Now()
+	for k, l := range p.leases {
+		if now.After(l.until) {
+			delete(p.leases, k) // its TTL has ended it
+			continue
+		}
+		r.leases[k] = l
+	}
+	return r
+}
+
+// doneWrite removes a redone write unless a newer one replaced it.
+func (p *pending) doneWrite(key string, seq uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w, ok := p.writes[key]; ok && w.seq == seq {
+		delete(p.writes, key)
+	}
+	p.recount()
+}
+
+func (p *pending) doneLease(full string, lease []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l, ok := p.leases[full]; ok && string(l.lease) == string(lease) {
+		delete(p.leases, full)
+	}
+}
+
+// hasLeases reports whether leases wait for removal (they are not counted
+// as pending invalidations).
+func (p *pending) hasLeases() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.leases) > 0
 }
 
 func clone(m map[string]uint64) map[string]uint64 {
@@ -184,6 +285,8 @@ func (p *pending) forgetKeys(keys []string) {
 	p.mu.Unlock()
 }
 
+var errLeaseAbsent = errors.New("larder: lease not there")
+
 // retryLoop takes pending invalidations to the store until stop is
 // closed, with exponential backoff while the store keeps failing.
 func (c *Cache) retryLoop(stop <-chan struct{}) {
@@ -193,7 +296,7 @@ func (c *Cache) retryLoop(stop <-chan struct{}) {
 	backoff := minBackoff
 	var timer *time.Timer
 	for {
-		if c.pend.count() == 0 {
+		if c.pend.count() == 0 && !c.pend.hasLeases() {
 			select {
 			case <-stop:
 				return
@@ -259,6 +362,33 @@ func (c *Cache) retryPending() bool {
 			c.pend.done(func(p *pending) map[string]uint64 { return p.tags }, map[string]uint64{tag: seq})
 		} else {
 			ok = false
+		}
+	}
+	for key, w := range r.writes {
+		stored, failed := c.putOnce(c.bgCtx, key, w.raw, w.ttl, c.newer(key, w.version, w.ttl))
+		_ = stored // refused means a newer version is there: done too
+		if failed {
+			ok = false
+			continue
+		}
+		c.forget(key)
+		c.pend.doneWrite(key, w.seq)
+	}
+	if cs, conditional := c.store.(ConditionalStore); conditional {
+		for full, l := range r.leases {
+			if call(c.opts.Timeout, func(ctx context.Context) error {
+				removed, err := cs.CompareAndDelete(ctx, full, l.lease)
+				if err == nil && !removed {
+					// Not there (yet): a late write may still land;
+					// try again until the lease's TTL would end it.
+					return errLeaseAbsent
+				}
+				return err
+			}) {
+				c.pend.doneLease(full, l.lease)
+			} else {
+				ok = false
+			}
 		}
 	}
 	for pat, seq := range r.patterns {

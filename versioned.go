@@ -2,6 +2,7 @@ package larder
 
 import (
 	"context"
+	"encoding/binary"
 	"time"
 )
 
@@ -17,21 +18,94 @@ import (
 // SetVersioned replaces; a fill in progress (a Fetch's lease) is replaced
 // too, and that filler compares versions before giving up its value.
 //
+// The newest version written is also kept beside the entry (a small key
+// that outlives it), so that an older write arriving after the entry was
+// deleted, expired or evicted is refused too: without it, an absent key
+// would take any version, and a delayed write-through could bring back a
+// value the database has moved past.
+//
 // What is under the key is compared whatever its expiry says: the store's
 // own TTL decides when an entry is gone, so instances whose clocks
 // disagree still agree on what is newer.
 //
-// Like Set it fails open: a store failure reports false and no error, and
-// an invalidation of the key is kept for retrying. On a store without
-// conditional writes it is a plain Set.
+// Like Set it fails open: a store failure reports false and no error. The
+// write is then kept and redone (still comparing versions) until the store
+// takes it, and until then this instance reads around the store for key.
+// On a store without conditional writes it is a plain Set.
 func (c *Cache) SetVersioned(ctx context.Context, key string, v any, version int64, ttl time.Duration) (bool, error) {
 	raw, ttl, err := c.entry(ctx, key, v, ttl, version)
 	if err != nil || raw == nil {
 		return false, err
 	}
-	return c.put(ctx, key, raw, ttl, func(cur slot) bool {
+	return c.put(ctx, key, raw, ttl, c.newer(key, version, ttl), version)
+}
+
+// newer is SetVersioned's test of what a key holds: an entry of the same
+// or a newer version refuses the write. Before a write to an absent key is
+// let through, the key's floor (the newest version written) is raised to
+// version, and refuses the write if it is already higher.
+func (c *Cache) newer(key string, version int64, ttl time.Duration) keepFunc {
+	return func(cur slot) (write, failed bool) {
+		if cur.state == slotEntry && cur.value() && cur.env.stamp != 0 && cur.env.version >= version {
+			return false, false
+		}
 		// An entry of the first format (no stamp) was versioned by rules
 		// of an earlier release; it cannot be compared, only replaced.
-		return !cur.value() || cur.env.stamp == 0 || cur.env.version < version
-	})
+		return c.raiseFloor(key, version, ttl)
+	}
 }
+
+// floorSuffix names the key that keeps a versioned entry's newest version.
+const floorSuffix = "\x00floor"
+
+// raiseFloor raises key's floor to version and reports whether version is
+// at least the floor (write), or that the store failed (then the write is
+// kept and redone).
+func (c *Cache) raiseFloor(key string, version int64, ttl time.Duration) (write, failed bool) {
+	cs, ok := c.store.(ConditionalStore)
+	if !ok {
+		return true, false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.bgCtx), 4*c.opts.Timeout)
+	defer cancel()
+	full := c.prefix + key + floorSuffix
+	// Outlive the entry, so that a late write still finds the floor.
+	life := 2*ttl + time.Minute
+	want := binary.BigEndian.AppendUint64(nil, uint64(version))
+	for range 8 {
+		var cur []byte
+		r, _, _ := c.do(ctx, OpLease, full, func(ctx context.Context) error {
+			var err error
+			cur, err = c.store.Get(ctx, full)
+			return err
+		})
+		var done bool
+		switch {
+		case r == callFailed:
+			return false, true
+		case r == callAbsent:
+			done, ok = c.cond(ctx, OpLease, full, func(ctx context.Context) (bool, error) {
+				return cs.SetNX(ctx, full, want, life)
+			})
+		case len(cur) == 8 && int64(binary.BigEndian.Uint64(cur)) > version:
+			return false, false
+		case len(cur) == 8 && int64(binary.BigEndian.Uint64(cur)) == version:
+			return true, false
+		default:
+			done, ok = c.cond(ctx, OpLease, full, func(ctx context.Context) (bool, error) {
+				return cs.CompareAndSwap(ctx, full, cur, want, life)
+			})
+		}
+		if !ok {
+			return false, true
+		}
+		if done {
+			return true, false
+		}
+	}
+	return false, true
+}
+
+// keepFunc decides a conditional write from what the key holds: write, or
+// refuse; failed when the decision could not be made (the store failed).
+type keepFunc func(cur slot) (write, failed bool)
