@@ -81,11 +81,11 @@ const (
 	negLoadDelay = time.Millisecond
 )
 
-// negCache returns a Cache of mode name on clk, with a budget no loaded
-// machine exceeds: a store call abandoned at the budget fails open and
-// loads without the negative cache, by design, which is not what these
-// tests count.
-func negCache(t *testing.T, name string, clk *fakeClock) *larder.Cache {
+// clockedCache returns a Cache of mode name on clk (in memory mode the
+// store reads clk too), with a budget no loaded machine exceeds: a store
+// call abandoned at the budget fails open and loads around the cache, by
+// design, which is not what the tests that use it count.
+func clockedCache(t *testing.T, name string, clk *fakeClock) *larder.Cache {
 	t.Helper()
 	o := larder.Options{Clock: clk, Timeout: 10 * time.Second}
 	switch name {
@@ -117,7 +117,7 @@ func TestNegativeCaching(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			clk := newFakeClock()
-			c := negCache(t, name, clk)
+			c := clockedCache(t, name, clk)
 			warm(t, c)
 			db := newUserDB()
 			var loads atomic.Int64
