@@ -17,16 +17,38 @@ const (
 	// BreakerClosed lets calls through to the store: the normal state.
 	BreakerClosed BreakerState = "closed"
 	// BreakerOpen stops calls to a store that failed repeatedly; a
-	// background probe closes it again when the store answers.
+	// background probe moves it to half-open when the store answers.
 	BreakerOpen BreakerState = "open"
+	// BreakerHalfOpen lets a few trial calls through after the probe
+	// succeeded: their success closes the breaker, a failure opens it
+	// again.
+	BreakerHalfOpen BreakerState = "half-open"
 	// BreakerNone is reported by caches that have no remote store.
 	BreakerNone BreakerState = "none"
 )
 
-// breaker is a consecutive-failure circuit breaker. While open, calls are
-// refused without touching the store, so a dead Redis costs callers nothing
-// but a branch, and one goroutine probes the store until it answers. The
-// fast path (allow, success) is two atomic loads.
+const (
+	stateClosed int32 = iota
+	stateOpen
+	stateHalfOpen
+)
+
+// breakerTrials is how many calls a half-open breaker lets through, and
+// how many of them must succeed before it closes.
+const breakerTrials = 8
+
+// breaker is a consecutive-failure circuit breaker with a half-open state.
+// While open, calls are refused without touching the store, so a dead
+// Redis costs callers nothing but a branch, and one goroutine probes the
+// store until it answers; then a few trial calls go through before full
+// traffic does. The fast path (allow, success while closed) is atomic
+// loads only.
+//
+// It counts store failures and budget overruns, but not a timeout that
+// says more about this machine than about the store: a call that came back
+// far later than its budget was starved of CPU (its timer fired on time,
+// its goroutine ran late), which a burst on a busy machine does to many
+// calls at once while the store answers promptly. See countsAsFailure.
 type breaker struct {
 	threshold int32
 	interval  time.Duration
@@ -34,8 +56,10 @@ type breaker struct {
 	probe     func(context.Context) error
 	logger    *slog.Logger
 
-	failures atomic.Int32
-	open     atomic.Bool
+	failures   atomic.Int32
+	state      atomic.Int32
+	trialsLeft atomic.Int32 // half-open: calls still allowed through
+	trialsOK   atomic.Int32 // half-open: successes so far
 
 	mu      sync.Mutex
 	stopped bool
@@ -44,9 +68,6 @@ type breaker struct {
 }
 
 func newBreaker(threshold int, interval, budget time.Duration, probe func(context.Context) error, logger *slog.Logger) *breaker {
-	// A probe is a single round trip, but right after a restart it also pays
-	// for the reconnect, so it gets more room than an ordinary call.
-	budget = max(budget, 200*time.Millisecond)
 	return &breaker{
 		threshold: int32(threshold),
 		interval:  interval,
@@ -57,35 +78,79 @@ func newBreaker(threshold int, interval, budget time.Duration, probe func(contex
 	}
 }
 
-func (b *breaker) allow() bool { return !b.open.Load() }
+func (b *breaker) allow() bool {
+	switch b.state.Load() {
+	case stateClosed:
+		return true
+	case stateHalfOpen:
+		return b.trialsLeft.Add(-1) >= 0
+	}
+	return false
+}
 
-func (b *breaker) state() BreakerState {
-	if b.open.Load() {
+func (b *breaker) stateName() BreakerState {
+	switch b.state.Load() {
+	case stateOpen:
 		return BreakerOpen
+	case stateHalfOpen:
+		return BreakerHalfOpen
 	}
 	return BreakerClosed
 }
 
 func (b *breaker) success() {
-	// Loading first keeps the common path free of writes to a shared line.
-	if b.failures.Load() != 0 {
-		b.failures.Store(0)
+	switch b.state.Load() {
+	case stateClosed:
+		// Loading first keeps the common path free of writes to a shared line.
+		if b.failures.Load() != 0 {
+			b.failures.Store(0)
+		}
+	case stateHalfOpen:
+		if b.trialsOK.Add(1) >= breakerTrials && b.state.CompareAndSwap(stateHalfOpen, stateClosed) {
+			b.failures.Store(0)
+			b.logger.Info("larder: store answers again; circuit breaker closed")
+		}
+	}
+}
+
+// neutral returns a half-open trial that ended without telling anything
+// (the caller's context ended, the machine was starved).
+func (b *breaker) neutral() {
+	if b.state.Load() == stateHalfOpen {
+		b.trialsLeft.Add(1)
 	}
 }
 
 func (b *breaker) failure() {
-	if b.failures.Add(1) >= b.threshold {
+	switch b.state.Load() {
+	case stateClosed:
+		if b.failures.Add(1) >= b.threshold {
+			b.trip()
+		}
+	case stateHalfOpen:
 		b.trip()
 	}
+}
+
+// countsAsFailure tells a timeout of a slow store from one of a starved
+// machine: a call abandoned at its budget comes back about then when the
+// store is slow; it comes back long after when this process could not
+// run (the timer fired, the goroutine waited for a CPU).
+func (b *breaker) countsAsFailure(timeout bool, took time.Duration) bool {
+	return !timeout || took < 2*b.budget+20*time.Millisecond
 }
 
 func (b *breaker) trip() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.stopped || b.open.Load() {
+	if b.stopped || b.state.Load() == stateOpen {
 		return
 	}
-	b.open.Store(true)
+	wasHalfOpen := b.state.Load() == stateHalfOpen
+	b.state.Store(stateOpen)
+	if wasHalfOpen {
+		return // the probe loop still runs
+	}
 	b.logger.Warn("larder: circuit breaker open; cache calls fail open until the store answers",
 		"failures", b.failures.Load(), "probe_interval", b.interval)
 	b.wg.Add(1)
@@ -94,21 +159,41 @@ func (b *breaker) trip() {
 
 func (b *breaker) probeLoop() {
 	defer b.wg.Done()
-	t := time.NewTicker(b.interval)
-	defer t.Stop()
+	// A probe is a single round trip, but right after a restart it also
+	// pays for the reconnect, so it gets more room than an ordinary call.
+	budget := max(b.budget, 200*time.Millisecond)
+	wait := b.interval
 	for {
+		t := time.NewTimer(wait)
 		select {
 		case <-b.done:
+			t.Stop()
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), b.budget)
+		ctx, cancel := context.WithTimeout(context.Background(), budget)
 		err := b.probe(ctx)
 		cancel()
-		if err == nil {
-			b.failures.Store(0)
-			b.open.Store(false)
-			b.logger.Info("larder: store answers again; circuit breaker closed")
+		b.mu.Lock()
+		switch {
+		case err != nil && b.state.Load() == stateHalfOpen:
+			b.state.Store(stateOpen) // a trial failed: open again
+			wait = b.interval
+		case err != nil:
+			wait = b.interval
+		case b.state.Load() == stateOpen:
+			b.trialsOK.Store(0)
+			b.trialsLeft.Store(breakerTrials)
+			b.state.Store(stateHalfOpen)
+			b.logger.Info("larder: store answers again; circuit breaker half-open", "trials", breakerTrials)
+			// Without traffic the probe runs the trials itself, quickly.
+			wait = max(b.interval/breakerTrials, time.Millisecond)
+		}
+		b.mu.Unlock()
+		if err == nil && b.state.Load() == stateHalfOpen {
+			b.success()
+		}
+		if b.state.Load() == stateClosed {
 			return
 		}
 	}

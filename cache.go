@@ -43,7 +43,6 @@ type Cache struct {
 
 	counters [2]tierCounters // indexed by Tier
 	fetch    fetchCounters
-	measure  bool // a Recorder was given: time each call
 
 	flights       singleflight.Group // one fill per key in this process
 	flightSeq     atomic.Uint64      // orders callers' arrival against flights' start (fill)
@@ -63,6 +62,8 @@ type Cache struct {
 	tracker  InvalidationSource // what keeps near coherent; nil if nothing
 	coherent bool               // tracker covers this namespace
 	untrack  func()
+	live     *liveness   // bounds the tier's lag; nil if not needed
+	trusted  atomic.Bool // the tier may answer now (see liveness): one load per hit
 }
 
 // New returns a Cache configured by opts. It does not talk to the store: a
@@ -86,7 +87,6 @@ func New(opts Options) (*Cache, error) {
 		prefix:       o.Namespace + ":",
 		pattern:      EscapeGlob(o.Namespace) + ":",
 		logs:         logLimiter{logger: o.Logger, clock: o.Clock, interval: o.LogInterval},
-		measure:      opts.Recorder != nil,
 		pend:         newPending(o.MaxPending),
 		refreshSlots: make(chan struct{}, o.MaxRefreshes),
 	}
@@ -109,9 +109,20 @@ func New(opts Options) (*Cache, error) {
 			return nil, fmt.Errorf("%w: in-process tier: %w", ErrInvalidOptions, err)
 		}
 		c.near = near
+		c.trusted.Store(true)
 		if src, ok := c.store.(InvalidationSource); ok {
 			c.tracker = src
-			c.untrack = src.OnInvalidate(func(keys []string) { near.onInvalidate(c.prefix, keys) })
+			if echo, ok := src.(SelfReporter); ok && echo.ReportsOwnWrites() && o.LocalLag > 0 {
+				c.live = newLiveness(c, o.LocalLag)
+				c.trusted.Store(false) // until the first heartbeat comes back
+			}
+			live := c.live
+			c.untrack = src.OnInvalidate(func(keys []string) {
+				if live != nil && keys != nil {
+					live.observe(keys)
+				}
+				near.onInvalidate(c.prefix, keys)
+			})
 			if err := src.Track(c.prefix); err != nil {
 				o.Logger.Warn("larder: the store cannot report changes in this namespace; in-process entries live for LocalFallbackTTL only",
 					"namespace", o.Namespace, "err", err, "local_fallback_ttl", o.LocalFallbackTTL)
@@ -130,6 +141,10 @@ func New(opts Options) (*Cache, error) {
 		c.retryStop = make(chan struct{})
 		c.bg.Add(1)
 		go func() { defer c.bg.Done(); c.retryLoop(c.retryStop) }()
+		if c.live != nil {
+			c.bg.Add(1)
+			go func() { defer c.bg.Done(); c.live.run(c.retryStop) }()
+		}
 	}
 	return c, nil
 }
@@ -175,9 +190,11 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	}
 	var snap nearSnapshot
 	if c.near != nil {
-		if v, ok := c.near.get(key); ok && assign(dst, v) {
-			c.count(TierLocal, OpGet, OutcomeHit, 0)
-			return true, nil
+		if c.trusted.Load() {
+			if v, ok := c.near.get(key); ok && assign(dst, v) {
+				c.count(TierLocal, OpGet, OutcomeHit, 0)
+				return true, nil
+			}
 		}
 		c.count(TierLocal, OpGet, OutcomeMiss, 0)
 		snap = c.near.snapshot(key)
@@ -299,7 +316,7 @@ func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Durati
 		return r == callOK, err
 	}
 	for range 16 {
-		cur, err := c.read(ctx, full)
+		cur, err := c.readAs(ctx, OpLease, full)
 		if err != nil {
 			c.pend.addKeys(key)
 			return false, err
@@ -346,7 +363,7 @@ func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Durati
 // fails or delays: read, decide, compare-and-swap.
 func (c *Cache) putLocal(ctx context.Context, cs ConditionalStore, key, full string, raw []byte, ttl time.Duration, keep func(slot) bool) (bool, error) {
 	for range 16 {
-		cur, err := c.read(ctx, full)
+		cur, err := c.readAs(ctx, OpLease, full)
 		if err != nil || cur.state == slotFailed {
 			return false, err
 		}
@@ -582,7 +599,7 @@ func (c *Cache) Stats() Stats {
 		Pending:   c.pend.count(),
 	}
 	if c.breaker != nil {
-		s.Breaker = c.breaker.state()
+		s.Breaker = c.breaker.stateName()
 	}
 	switch {
 	case c.near == nil:
@@ -592,6 +609,7 @@ func (c *Cache) Stats() Stats {
 	default:
 		s.LocalCoherence = "ttl"
 	}
+	s.LocalTrusted = c.near != nil && c.trusted.Load()
 	if c.near != nil {
 		entries, bytes := c.near.size()
 		s.Local.Entries, s.Local.Bytes = uint64(entries), bytes

@@ -27,7 +27,7 @@ const (
 // caller, after decoding.
 func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Context) error) (callResult, time.Duration, error) {
 	var err error
-	var d time.Duration
+	var d, took time.Duration
 	switch {
 	case c.local:
 		err = call(ctx)
@@ -38,16 +38,13 @@ func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Con
 		}
 		return callFailed, 0, ctx.Err()
 	default:
-		var start time.Time
-		if c.measure {
-			start = c.opts.Clock.Now()
-		}
+		// The real clock too: the breaker tells a slow store from a
+		// starved machine by how late a call came back.
+		start, cstart := time.Now(), c.opts.Clock.Now()
 		cctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 		err = call(cctx)
 		cancel()
-		if c.measure {
-			d = c.opts.Clock.Now().Sub(start)
-		}
+		took, d = time.Since(start), c.opts.Clock.Now().Sub(cstart)
 	}
 	switch {
 	case err == nil:
@@ -65,18 +62,24 @@ func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Con
 		c.count(TierStore, op, OutcomeMiss, d)
 		return callAbsent, d, nil
 	}
-	return callFailed, d, c.failed(ctx, op, key, err, d)
+	return callFailed, d, c.failed(ctx, op, key, err, d, took)
 }
 
 // failed accounts for a store failure and returns the caller's own context
 // error, if any: that is the only failure a fail-open call reports.
-func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d time.Duration) error {
+// d is the call's duration on Options.Clock (for the Recorder), took on
+// the real clock (for the breaker).
+func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d, took time.Duration) error {
 	if cerr := ctx.Err(); cerr != nil {
 		// The caller gave up; that says nothing about the store's health.
+		if c.breaker != nil {
+			c.breaker.neutral()
+		}
 		return cerr
 	}
 	o := OutcomeError
-	if errors.Is(err, context.DeadlineExceeded) {
+	timeout := errors.Is(err, context.DeadlineExceeded)
+	if timeout {
 		o = OutcomeTimeout
 		err = fmt.Errorf("%w after %v: %w", ErrTimeout, c.opts.Timeout, err)
 	}
@@ -85,7 +88,11 @@ func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d time
 		c.counters[TierStore].add(op, OutcomeMiss, 1)
 	}
 	if c.breaker != nil {
-		c.breaker.failure()
+		if !errors.Is(err, ErrRefused) && c.breaker.countsAsFailure(timeout, took) {
+			c.breaker.failure()
+		} else {
+			c.breaker.neutral()
+		}
 	}
 	c.logs.failure(op, o, key, err)
 	return nil

@@ -39,6 +39,11 @@ var (
 	// ErrInvalidOptions is returned by New for options that fail validation,
 	// and by Fetch for FetchOptions that do.
 	ErrInvalidOptions = errors.New("larder: invalid options")
+	// ErrRefused is returned by a Store when a healthy server refused an
+	// operation on one key (a command error, such as Redis's WRONGTYPE for
+	// a key of another type). The Cache fails open for that key and counts
+	// an error, but not against the circuit breaker: the server is fine.
+	ErrRefused = errors.New("larder: the store refused the operation on this key")
 	// ErrPanic is wrapped by the error every waiter of a Fetch gets when its
 	// loader panicked (see PanicError); the process keeps running.
 	ErrPanic = errors.New("larder: loader panicked")

@@ -79,10 +79,12 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 	near := c.near != nil && len(o.tags) == 0
 	var snap nearSnapshot
 	if near {
-		if v, ok := c.near.get(key); ok {
-			if tv, ok := v.(T); ok {
-				c.count(TierLocal, OpGet, OutcomeHit, 0)
-				return tv, nil
+		if c.trusted.Load() {
+			if v, ok := c.near.get(key); ok {
+				if tv, ok := v.(T); ok {
+					c.count(TierLocal, OpGet, OutcomeHit, 0)
+					return tv, nil
+				}
 			}
 		}
 		c.count(TierLocal, OpGet, OutcomeMiss, 0)
@@ -321,9 +323,8 @@ func fillOnce[T any](ctx context.Context, c *Cache, key, full string, cur slot, 
 				})
 			}
 			if !ok {
-				// The lease may still land: have it removed, so that
-				// nobody waits for a filler that gave up.
-				c.pend.addKeys(key)
+				// The store is failing; a lease that still lands is only
+				// a placeholder, gone after LeaseTTL.
 				return direct(ctx, c, key, load)
 			}
 			if won {
@@ -381,7 +382,7 @@ func (c *Cache) fillValue(ctx context.Context, cs ConditionalStore, key, full st
 		return
 	}
 	for range 4 {
-		cur, err := c.read(ctx, full)
+		cur, err := c.readAs(ctx, OpLease, full)
 		if err != nil || !cur.value() || cur.env.version <= 0 || cur.env.version >= env.version {
 			return
 		}

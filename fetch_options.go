@@ -8,6 +8,9 @@ import (
 
 // FetchOption tunes one call of Fetch. Options take and return the
 // settings by value, so that a Fetch on a hit allocates nothing for them.
+// A negative duration, a Jitter outside [0, 0.5], a negative or infinite
+// EarlyRefresh weight, an empty tag or a nil option makes Fetch return an
+// error wrapping ErrInvalidOptions (ErrInvalidTTL for TTL) without loading.
 type FetchOption func(fetchOptions) fetchOptions
 
 type fetchOptions struct {
@@ -33,20 +36,25 @@ const (
 	DefaultLeaseWait = 2 * time.Second
 )
 
-// TTL sets how long the loaded value is fresh. Default Options.DefaultTTL.
+// TTL sets how long the loaded value is fresh. Zero means
+// Options.DefaultTTL; a negative d makes Fetch return an error wrapping
+// ErrInvalidTTL.
 func TTL(d time.Duration) FetchOption {
 	return func(o fetchOptions) fetchOptions { o.ttl = d; return o }
 }
 
 // Jitter spreads the TTL by ±f (0.1 = ±10 %, the default; 0 turns it
-// off), so that entries filled together do not all expire together.
+// off), so that entries filled together do not all expire together. f
+// outside [0, 0.5] makes Fetch return an error wrapping ErrInvalidOptions.
 func Jitter(f float64) FetchOption {
 	return func(o fetchOptions) fetchOptions { o.jitter = f; return o }
 }
 
 // Tags files the entry under tags; InvalidateTags(ctx, tag) then makes
 // every entry filed under tag a miss with one write, however many there
-// are. Each tag costs a read per Fetch (batched where the store can).
+// are. A Fetch reads its tags' generations with the entry, in one round
+// trip when the store can batch (BatchStore); entries filed under tags are
+// not kept in the in-process tier.
 func Tags(tags ...string) FetchOption {
 	return func(o fetchOptions) fetchOptions { o.tags = append(o.tags, tags...); return o }
 }

@@ -19,6 +19,7 @@ const (
 	DefaultLocalTTL         = time.Minute
 	DefaultLocalFallbackTTL = time.Second
 	DefaultMaxRefreshes     = 64
+	DefaultLocalLag         = 50 * time.Millisecond
 	// MaxKeyLen bounds a caller's key (before the namespace is added), so a
 	// key built from unbounded input cannot make every call expensive.
 	MaxKeyLen = 8 << 10
@@ -84,6 +85,15 @@ type Options struct {
 	// (InvalidationSource, e.g. RESP3 tracking): then any change to a key,
 	// by any instance or redis-cli, drops it at once. Default 1 min.
 	LocalTTL time.Duration
+
+	// LocalLag bounds how long after a change by another instance this
+	// instance may still answer from its in-process tier, when the store
+	// reports its own writes (SelfReporter: redisstore). The Cache writes a
+	// heartbeat key every LocalLag/4 and trusts the tier only while the
+	// newest heartbeat the store reported back was sent less than LocalLag
+	// ago; otherwise reads go to the store. Default 50 ms; negative turns
+	// the heartbeats off and trusts the stream of changes as it comes.
+	LocalLag time.Duration
 
 	// LocalFallbackTTL replaces LocalTTL while the store cannot report
 	// changes (no InvalidationSource, RESP2, tracking refused): then an
@@ -167,6 +177,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.LocalFallbackTTL == 0 {
 		o.LocalFallbackTTL = DefaultLocalFallbackTTL
+	}
+	if o.LocalLag == 0 {
+		o.LocalLag = DefaultLocalLag
 	}
 	if o.MaxPending == 0 {
 		o.MaxPending = DefaultMaxPending

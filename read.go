@@ -45,8 +45,14 @@ func (s slot) value() bool { return s.state == slotEntry && s.env.isValue() }
 // failure as a failure and a miss, foreign bytes as a decode error and a
 // miss; an entry is counted by the caller.
 func (c *Cache) read(ctx context.Context, full string) (slot, error) {
+	return c.readAs(ctx, OpGet, full)
+}
+
+// readAs is read counted as op: a write's own read of what it replaces
+// (OpLease) is no hit or miss.
+func (c *Cache) readAs(ctx context.Context, op Op, full string) (slot, error) {
 	var raw []byte
-	r, d, err := c.do(ctx, OpGet, full, func(ctx context.Context) error {
+	r, d, err := c.do(ctx, op, full, func(ctx context.Context) error {
 		var err error
 		raw, err = c.store.Get(ctx, full)
 		return err

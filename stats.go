@@ -196,6 +196,10 @@ type Stats struct {
 	// store stays coherent: "tracking" (the store reports every change),
 	// "ttl" (it cannot; entries live LocalFallbackTTL) or "off" (no tier).
 	LocalCoherence string `json:"local_coherence"`
+	// LocalTrusted says whether the in-process tier answers now: with a
+	// store that reports its own writes (redisstore), only while its
+	// stream of changes is known to be current (Options.LocalLag).
+	LocalTrusted bool `json:"local_trusted"`
 	// Pending is how many invalidations (keys, tags, patterns) failed to
 	// reach the store and are being retried; while one is pending, this
 	// instance reads around the store for what it covers.
@@ -242,10 +246,17 @@ func (s *stripedCounter) Load() uint64 {
 
 func (c *tierCounters) add(op Op, o Outcome, n uint64) {
 	switch o {
-	case OutcomeHit:
-		c.hits.Add(n)
-	case OutcomeMiss:
-		c.misses.Add(n)
+	case OutcomeHit, OutcomeMiss:
+		// Only reads of a value are hits or misses: a write's own read,
+		// or Exists, is neither.
+		if op != OpGet {
+			return
+		}
+		if o == OutcomeHit {
+			c.hits.Add(n)
+		} else {
+			c.misses.Add(n)
+		}
 	case OutcomeError:
 		c.errors.Add(n)
 	case OutcomeTimeout:

@@ -118,6 +118,17 @@ type InvalidationSource interface {
 	Tracking() bool
 }
 
+// SelfReporter is implemented by InvalidationSources that report changes
+// made through themselves too, as redisstore does. The Cache then bounds
+// its in-process tier's lag (Options.LocalLag) by writing heartbeats and
+// waiting for them to be reported; without it the tier trusts the stream
+// of changes as it comes.
+type SelfReporter interface {
+	// ReportsOwnWrites reports whether a write through this store is
+	// reported to the functions registered with OnInvalidate.
+	ReportsOwnWrites() bool
+}
+
 // Counter is implemented by stores that can count the keys matching a
 // pattern without removing them, for statistics.
 type Counter interface {

@@ -30,6 +30,8 @@ func (c *Cache) SetVersioned(ctx context.Context, key string, v any, version int
 		return false, err
 	}
 	return c.put(ctx, key, raw, ttl, func(cur slot) bool {
-		return !cur.value() || cur.env.version < version
+		// An entry of the first format (no stamp) was versioned by rules
+		// of an earlier release; it cannot be compared, only replaced.
+		return !cur.value() || cur.env.stamp == 0 || cur.env.version < version
 	})
 }

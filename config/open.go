@@ -72,7 +72,10 @@ func (c Config) RedisOptions(logger *slog.Logger) redisstore.Options {
 	}
 	if c.LocalMaxBytes > 0 {
 		// The in-process tier needs to hear of every change under the
-		// namespace, made by any instance or by hand.
+		// namespace, made by any instance or by hand. The Cache registers
+		// the namespace itself (Store.Track); giving it here as well lets
+		// the first connection track it, so that Track has nothing to
+		// reconnect for.
 		o.TrackingPrefixes = []string{c.Namespace + ":"}
 	}
 	if c.RedisURL != "" {

@@ -25,6 +25,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.release()
 	vals, err := bounded(ctx, s, func() ([][]byte, error) { return getMany(ctx, c, keys) })
 	if err != nil {
 		return nil, s.fail(ctx, "get-many", err)
@@ -106,6 +107,7 @@ func (s *Store) SetMany(ctx context.Context, items []larder.Item) error {
 	if err != nil {
 		return err
 	}
+	defer c.release()
 	cmds := make(rueidis.Commands, len(items))
 	for i, it := range items {
 		cmds[i] = setCmd(c.client, it.Key, string(it.Value), it.TTL)

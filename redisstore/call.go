@@ -138,7 +138,9 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 		return s.closedError(op)
 	}
 	if rerr, ok := rueidis.IsRedisErr(err); ok && !unavailableReply(rerr) {
-		return fmt.Errorf("redisstore: %s: %w", op, err)
+		// The server answered, and refused this command (WRONGTYPE…):
+		// a fault of the key, not of the server.
+		return fmt.Errorf("redisstore: %s: %w: %w", op, larder.ErrRefused, err)
 	}
 	return fmt.Errorf("redisstore: %s: %w: %w", op, larder.ErrUnavailable, err)
 }

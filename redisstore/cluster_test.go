@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,6 +116,52 @@ func TestCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 			recB.waitFor(t, keys[i], func() bool { return recB.count(keys[i]) > before })
+		}
+	})
+
+	// A store built without prefixes tracks on every node once a Cache
+	// registers its namespace.
+	t.Run("track", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, Options{Addr: addrs})
+		if err := s.Track("trk:"); err != nil {
+			t.Fatalf("Track on a Cluster: %v", err)
+		}
+		if !s.Tracking() {
+			t.Fatal("Tracking() = false after Track on a Cluster")
+		}
+		rec := newRecorder().listen(t, s)
+		ctx := ctxFor(t, 30*time.Second)
+		// On each master, a key inside the prefix and one outside it.
+		ownKey := func(m *redistest.Server, prefix string) string {
+			for i := 0; ; i++ {
+				k := prefix + strconv.Itoa(i)
+				if err := m.Do("SET", k, "0").Error(); err == nil {
+					return k
+				}
+			}
+		}
+		inside := make([]string, len(cluster.Masters))
+		outside := make([]string, len(cluster.Masters))
+		for i, m := range cluster.Masters {
+			inside[i], outside[i] = ownKey(m, "trk:"), ownKey(m, "out:")
+		}
+		// The store reads them, as a tier in front of it would.
+		if _, err := s.GetMany(ctx, append(slices.Clone(inside), outside...)); err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range cluster.Masters {
+			// Reports on one connection come in order: once the key
+			// inside has come, the one outside would have.
+			for _, k := range []string{outside[i], inside[i]} {
+				if err := m.Do("SET", k, "1").Error(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rec.waitKey(t, inside[i])
+			if n := rec.count(outside[i]); n != 0 {
+				t.Errorf("%s reported %d times, want never", outside[i], n)
+			}
 		}
 	})
 

@@ -50,6 +50,7 @@ func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Du
 	if err != nil {
 		return false, err
 	}
+	defer c.release()
 	cmd := c.client.B().Set().Key(key).Value(string(value)).Nx().PxMilliseconds(ms).Build()
 	ok, err := bounded(ctx, s, func() (bool, error) {
 		err := c.client.Do(ctx, cmd).Error()
@@ -93,6 +94,7 @@ func (s *Store) script(ctx context.Context, op string, lua *rueidis.Lua, key str
 	if err != nil {
 		return false, err
 	}
+	defer c.release()
 	n, err := bounded(ctx, s, func() (int64, error) {
 		return lua.Exec(ctx, c.client, []string{key}, args).AsInt64()
 	})

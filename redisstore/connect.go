@@ -24,26 +24,51 @@ const (
 	reminderEvery = 60
 )
 
-// connectLoop tries to connect until it succeeds or Close is called, then
-// swaps the client in.
+// retireAfter is how long a client swapped out stays open at least, so
+// that raw commands someone sent through Client just before the swap are
+// answered; it also waits for the store's own calls on it to end.
+const retireAfter = 5 * time.Second
+
+// startConnector starts the background connector unless it runs already.
+// s.mu must be held.
+func (s *Store) startConnector() {
+	if s.connecting || s.closed.Load() {
+		return
+	}
+	s.connecting = true
+	s.bg.Add(1)
+	go s.connectLoop()
+}
+
+// connectLoop tries to connect, with the prefixes in want, until it
+// succeeds or Close is called, then swaps the client in. It runs when New
+// could not reach Redis, and when Track could not reach it to widen
+// tracking.
 func (s *Store) connectLoop() {
-	defer close(s.connDone)
+	defer s.bg.Done()
 	delay := connectBackoffMin
 	refusedLogged := false
+	again := false // Track changed want while connecting: retry at once
 	for attempt := 1; ; attempt++ {
-		// Full jitter spreads the probes of many instances restarted
-		// together.
-		wait := delay/2 + rand.N(delay/2+1)
-		t := time.NewTimer(wait)
-		select {
-		case <-s.life.Done():
-			t.Stop()
-			return
-		case <-t.C:
+		if !again {
+			// Full jitter spreads the probes of many instances
+			// restarted together.
+			wait := delay/2 + rand.N(delay/2+1)
+			t := time.NewTimer(wait)
+			select {
+			case <-s.life.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			delay = min(2*delay, connectBackoffMax)
 		}
-		delay = min(2*delay, connectBackoffMax)
+		again = false
 
-		client, tracking, err := s.newClient()
+		s.mu.Lock()
+		want, gen := s.want, s.wantGen
+		s.mu.Unlock()
+		c, tracking, err := s.newClient(want)
 		if err != nil {
 			if s.life.Err() != nil {
 				return
@@ -70,20 +95,60 @@ func (s *Store) connectLoop() {
 		s.mu.Lock()
 		if s.closed.Load() {
 			s.mu.Unlock()
-			client.Close()
+			c.discard()
 			return
 		}
-		c := newConnection(client)
+		if gen != s.wantGen {
+			s.mu.Unlock()
+			c.discard()
+			again = true
+			continue
+		}
+		old := s.conn.Swap(c)
 		s.tracking.Store(tracking)
-		s.conn.Store(c)
+		s.connecting = false
+		s.retire(old)
 		s.mu.Unlock()
-		s.log.Info("redisstore: connected to Redis", "addr", s.target, "mode", string(client.Mode()),
-			"attempts", attempt, "tracking", tracking)
-		// Nothing could be read before, but a receiver learns that
-		// Tracking may have changed.
+		s.log.Info("redisstore: connected to Redis", "addr", s.target, "mode", string(c.client.Mode()),
+			"attempts", attempt, "tracking", tracking, "prefixes", len(want))
+		// Nothing could be read before, or the client swapped out did
+		// not track every prefix wanted; and Tracking may have changed.
 		s.inv.call(nil)
 		return
 	}
+}
+
+// retire closes a client that was swapped out, once the store's calls
+// using it are done and retireAfter has passed, or at once when the store
+// is closed. Its invalidations are ignored from now on: the client that
+// replaced it tracks at least the same keys, or, having no tracking, set
+// Tracking to false; the caller reports nil keys in either case. s.mu must
+// be held, and old may be nil.
+func (s *Store) retire(old *connection) {
+	if old == nil {
+		return
+	}
+	old.retired.Store(true)
+	if old.users.Load() == 0 {
+		old.idleOnce.Do(func() { close(old.idle) })
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		t := time.NewTimer(s.retireAfter)
+		defer t.Stop()
+		for idle, grace := old.idle, t.C; idle != nil || grace != nil; {
+			select {
+			case <-idle:
+				idle = nil
+			case <-grace:
+				grace = nil
+			case <-s.life.Done():
+				idle, grace = nil, nil
+			}
+		}
+		old.client.Close()
+	}()
 }
 
 // dial is rueidis's DialCtxFn. It dials as rueidis would, and binds the

@@ -10,15 +10,18 @@
 //
 // # Invalidations
 //
-// With Options.TrackingPrefixes set, the store turns on RESP3 client
-// tracking in broadcasting mode on every connection, and Store.OnInvalidate
-// reports each key under those prefixes that changes in Redis, whoever
-// changed it, so that a Cache can keep an in-process tier coherent across
-// processes. Whenever changes may have been missed (a connection closed,
-// the server was flushed) it reports nil keys, meaning "drop everything".
-// Servers that cannot track (RESP2 only, CLIENT TRACKING refused by an
-// ACL or a managed service) are used without it; Store.Tracking then
-// reports false.
+// A Cache over the store registers its namespace with Store.Track when it
+// is created, and the store then turns on RESP3 client tracking in
+// broadcasting mode for that prefix on every connection;
+// Options.TrackingPrefixes does so from the first connection. The store's
+// OnInvalidate reports each key under the tracked prefixes that changes in
+// Redis, whoever changed it, so that the Cache can keep an in-process tier
+// coherent across processes. Whenever changes may have been missed (a
+// connection closed, the server was flushed, tracking was widened) it
+// reports nil keys, meaning "drop everything". Servers that cannot track
+// (RESP2 only, CLIENT TRACKING refused by an ACL or a managed service) are
+// used without it; Track then returns an error and Store.Tracking reports
+// false.
 //
 // # Failing open
 //

@@ -16,6 +16,7 @@ func (s *Store) Info(ctx context.Context) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.release()
 	text, err := bounded(ctx, s, func() (string, error) {
 		return c.client.Do(ctx, c.client.B().Info().Build()).ToString()
 	})

@@ -15,16 +15,17 @@ import (
 // that an in-process tier in front of the store can stay coherent. It
 // implements larder.InvalidationSource.
 //
-// Keys are reported only while Tracking reports true, which needs
-// Options.TrackingPrefixes. fn is then called with the full keys under
-// those prefixes that were written, deleted, renamed or expired, by this
-// process, by another one, or by redis-cli: a write through this store is
-// reported back to it too, as another tier of the same process may hold
-// the key. Redis tracks key names across all logical databases, so a
-// change to the same name in another database is reported as well. An
-// expired key is reported when Redis removes it, which may be some time
-// after its TTL has passed: a tier should not keep an entry past the
-// TTL it was written with.
+// Keys are reported only while Tracking reports true, which needs a
+// prefix to track: a Cache registers its namespace with Track, and
+// Options.TrackingPrefixes gives prefixes from the first connection on.
+// fn is then called with the full keys under those prefixes that were
+// written, deleted, renamed or expired, by this process, by another one,
+// or by redis-cli: a write through this store is reported back to it too,
+// as another tier of the same process may hold the key. Redis tracks key
+// names across all logical databases, so a change to the same name in
+// another database is reported as well. An expired key is reported when
+// Redis removes it, which may be some time after its TTL has passed: a
+// tier should not keep an entry past the TTL it was written with.
 //
 // fn is called with nil keys whenever changes may have gone unreported,
 // and the receiver must then drop everything it holds and forget what it
@@ -33,11 +34,13 @@ import (
 // the network failed, a failover moved the store to another server, a
 // pooled connection was retired), when the server is flushed (FLUSHDB,
 // FLUSHALL, in any database), when a store that started while Redis was
-// unreachable connects, and when Tracking changes. A receiver should
-// check Tracking whenever it gets nil keys. A connection that closes is
-// replaced when the store is next used, with tracking on before any
-// command is sent; on a Cluster, the store hears from the nodes it has
-// sent commands to, which hold every key it has read.
+// unreachable connects, when Track widens what is tracked (the client
+// whose connections reported changes is replaced), and when Tracking
+// changes. A receiver should check Tracking whenever it gets nil keys. A
+// connection that closes is replaced when the store is next used, with
+// tracking on before any command is sent; on a Cluster, the store hears
+// from the nodes it has sent commands to, which hold every key it has
+// read.
 //
 // Each connection the store holds to a server gets the reports, so a key
 // is usually reported several times: once per pipelined connection (one
@@ -62,8 +65,8 @@ import (
 // every registered function: fn must not modify it, and may keep it.
 // fn must not call the store's methods, whose replies may have to come
 // through the connection it is holding up, nor the returned cancel
-// function, OnInvalidate or Close, which wait for calls in progress to
-// return.
+// function, OnInvalidate, Track or Close, which wait for calls in
+// progress to return.
 //
 // The returned function unregisters fn; once it returns, fn is not called
 // again. It may be called more than once. Once Close has returned, no
@@ -77,38 +80,165 @@ func (s *Store) OnInvalidate(fn func(keys []string)) (cancel func()) {
 }
 
 // Tracking reports whether invalidations flow to the functions registered
-// with OnInvalidate: Options.TrackingPrefixes is set, the store has
-// connected, and the server accepted client tracking. It stays true while
-// the server is unreachable, as losing the connection was reported. It is
-// false before the store has connected, after Close, and when the server
-// refuses tracking (RESP2 only, CLIENT TRACKING not permitted); a Cache
-// then has to bound how long an in-process tier keeps entries by time
-// alone.
+// with OnInvalidate for every prefix given to Track or in
+// Options.TrackingPrefixes: there is one, the store has connected with
+// tracking for all of them, and the server accepted client tracking. It
+// stays true while the server is unreachable, as losing the connection
+// was reported. It is false before the store has connected, after Close,
+// when the server refuses tracking (RESP2 only, CLIENT TRACKING not
+// permitted), and while a prefix given to Track waits for the server to
+// be reachable; a Cache then has to bound how long an in-process tier
+// keeps entries by time alone.
 //
 // Tracking changes from false to true when a store that started while
-// Redis was unreachable connects, and from true to false if the server
-// starts refusing tracking while the store runs (an ACL changed, a
-// failover reached a server without RESP3): the store then goes on
-// without tracking, until it is created again. Each change is followed by
-// a call of the registered functions with nil keys. It is safe for
-// concurrent use.
+// Redis was unreachable connects, and when Track turns tracking on or
+// completes it. It changes from true to false if the server starts
+// refusing tracking while the store runs (an ACL changed, a failover
+// reached a server without RESP3), after which the store goes on without
+// tracking until a call of Track succeeds, and when Track cannot reach the
+// server to widen what is tracked, until the background connector does.
+// Each change is followed by a call of the registered functions with nil
+// keys. It is safe for concurrent use.
 func (s *Store) Tracking() bool {
 	return s.tracking.Load() && !s.closed.Load()
 }
 
-// Track reports whether changes to every key under prefix are reported:
-// one of Options.TrackingPrefixes must be a prefix of it. It implements
-// larder.InvalidationSource; a Cache calls it with its namespace.
+// ErrTrackingRefused is wrapped by the error Track returns when the server
+// refuses client tracking: it speaks only RESP2 (or the URL asked for
+// ?protocol=2), or the user may not run CLIENT TRACKING.
+var ErrTrackingRefused = errors.New("the server refuses client tracking")
+
+// Track makes the store report changes to every key that starts with
+// prefix, besides the keys it reports already. It implements
+// larder.InvalidationSource: a Cache calls it with its namespace and a
+// colon when it is created, so a store built without
+// Options.TrackingPrefixes tracks what the Caches over it read. An empty
+// prefix tracks every key.
+//
+// A prefix that a tracked one covers (the tracked one is a prefix of it)
+// changes nothing, and Track returns nil at once. Otherwise Track
+// connects again, with client tracking for prefix and for the tracked
+// prefixes it does not cover (Redis refuses overlapping prefixes, so
+// "ns:" replaces "ns:a:"), and swaps the new client in. The registered
+// functions are then called with nil keys. Calls already on the old
+// client finish there; it is closed once they are done and a few seconds
+// have passed (see Client), so the store briefly holds twice its
+// connections. Track blocks while it connects: about DialTimeout at most
+// for a server that does not answer.
+//
+// Before the store has connected (Redis was unreachable when New ran),
+// Track adds prefix to the prefixes the background connector asks for,
+// and returns nil. It does the same when Redis cannot be reached as Track
+// connects: the store goes on with the client it has, Tracking reports
+// false, and the background connector swaps in a client that tracks
+// prefix once Redis answers. Should that server then refuse tracking, the
+// store goes on without it, as New does.
+//
+// Track returns an error, and the store goes on as before, when the
+// server refuses client tracking (wrapping ErrTrackingRefused), also for a
+// prefix already covered, since then nothing is tracked; when the server
+// refuses the connection (say a password changed); and after Close
+// (wrapping larder.ErrClosed). It is safe for concurrent use; concurrent
+// calls are served one at a time. It must not be called from a function
+// registered with OnInvalidate.
 func (s *Store) Track(prefix string) error {
-	for _, p := range s.prefixes {
+	s.trackMu.Lock()
+	defer s.trackMu.Unlock()
+
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return s.closedError("track")
+	}
+	want, widened := widen(s.want, prefix)
+	if s.connecting {
+		// The connector reads want before each attempt and tries again
+		// if it changed during one.
+		if widened {
+			s.want, s.wantGen = want, s.wantGen+1
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	if !widened && s.tracking.Load() {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+
+	// Once New has returned, only Track starts the connector or changes
+	// want, so neither changes while it connects.
+	c, err := s.dialClient(want)
+	if err != nil {
+		return s.trackFailed(prefix, want, err)
+	}
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		c.discard()
+		return s.closedError("track")
+	}
+	s.want, s.wantGen = want, s.wantGen+1
+	old := s.conn.Swap(c)
+	s.tracking.Store(true)
+	s.retire(old)
+	s.mu.Unlock()
+	s.log.Info("redisstore: tracking widened", "addr", s.target, "prefixes", len(want))
+	s.inv.call(nil)
+	return nil
+}
+
+// trackFailed handles a connection Track could not make for want: an
+// error for a refusal, and for a server out of reach, the background
+// connector.
+func (s *Store) trackFailed(prefix string, want []string, err error) error {
+	switch {
+	case s.life.Err() != nil:
+		return s.closedError("track")
+	case errors.Is(err, rueidis.ErrNoCache):
+		// rueidis appends advice about its own options to the server's
+		// reply, which names the actual reason, if there is one.
+		reason := strings.TrimSpace(strings.TrimSuffix(err.Error(), rueidis.ErrNoCache.Error()))
+		if reason == "" {
+			return fmt.Errorf("redisstore: track %q: %w (no RESP3)", prefix, ErrTrackingRefused)
+		}
+		return fmt.Errorf("redisstore: track %q: %w: %s", prefix, ErrTrackingRefused, strings.ReplaceAll(reason, "\n", " "))
+	case permanent(err):
+		return fmt.Errorf("redisstore: track %q: %w", prefix, s.connectError(err))
+	}
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return s.closedError("track")
+	}
+	s.want, s.wantGen = want, s.wantGen+1
+	was := s.tracking.Swap(false)
+	s.startConnector()
+	s.mu.Unlock()
+	s.log.Warn("redisstore: Redis is unreachable; tracking a new prefix waits for the background connector",
+		"addr", s.target, "err", err.Error())
+	if was {
+		s.inv.call(nil)
+	}
+	return nil
+}
+
+// widen returns want with prefix added and the prefixes it covers
+// removed, and whether that changed anything: nothing does when a prefix
+// in want covers prefix. want is not modified.
+func widen(want []string, prefix string) ([]string, bool) {
+	for _, p := range want {
 		if strings.HasPrefix(prefix, p) {
-			return nil
+			return want, false
 		}
 	}
-	if len(s.prefixes) == 0 {
-		return errors.New("redisstore: tracking is off (Options.TrackingPrefixes is empty)")
+	out := make([]string, 0, len(want)+1)
+	for _, p := range want {
+		if !strings.HasPrefix(p, prefix) {
+			out = append(out, p)
+		}
 	}
-	return fmt.Errorf("redisstore: tracking covers %q, not %q", s.prefixes, prefix)
+	return append(out, prefix), true
 }
 
 // invalidations holds the functions registered with OnInvalidate and calls
@@ -194,19 +324,50 @@ func (v *invalidations) close() {
 	v.fns = nil
 }
 
-// newClient creates a client with the store's options and reports whether
-// its connections track keys. If the options ask for tracking and the
-// server refuses it (it speaks only RESP2, or the user may not run CLIENT
-// TRACKING), the store must still work: the refusal is logged once and a
-// client without tracking is created instead.
-func (s *Store) newClient() (rueidis.Client, bool, error) {
-	client, err := rueidis.NewClient(s.opts)
-	if err == nil || s.opts.DisableCache || !errors.Is(err, rueidis.ErrNoCache) {
-		return client, err == nil && !s.opts.DisableCache, err
+// newClient creates a client that tracks prefixes (none: no tracking),
+// and reports whether it does. If the server refuses tracking (it speaks
+// only RESP2, or the user may not run CLIENT TRACKING), the store must
+// still work: the refusal is logged once and a client without tracking is
+// created instead.
+func (s *Store) newClient(prefixes []string) (*connection, bool, error) {
+	c, err := s.dialClient(prefixes)
+	if err == nil || len(prefixes) == 0 || !errors.Is(err, rueidis.ErrNoCache) {
+		return c, err == nil && len(prefixes) > 0, err
 	}
 	s.trackingRefused(err)
-	client, err = rueidis.NewClient(untracked(s.opts))
-	return client, false, err
+	c, err = s.dialClient(nil)
+	return c, false, err
+}
+
+// dialClient creates a client that tracks prefixes, or none, and fails
+// with rueidis.ErrNoCache if the server refuses that.
+func (s *Store) dialClient(prefixes []string) (*connection, error) {
+	c := &connection{idle: make(chan struct{}), tracked: len(prefixes) > 0}
+	opts := s.opts
+	if c.tracked {
+		opts = tracked(opts, prefixes, func(msgs []rueidis.RedisMessage) {
+			// A client swapped out may report changes until it is
+			// closed, and its closing connections as nil keys; the one
+			// that replaced it reports whatever matters now.
+			if !c.retired.Load() {
+				s.inv.pushed(msgs)
+			}
+		})
+	}
+	client, err := rueidis.NewClient(opts)
+	if err != nil {
+		return nil, err
+	}
+	c.client = client
+	c.cluster = client.Mode() == rueidis.ClientModeCluster
+	return c, nil
+}
+
+// discard closes a client that was never swapped in, ignoring what its
+// closing connections report.
+func (c *connection) discard() {
+	c.retired.Store(true)
+	c.client.Close()
 }
 
 // trackingRefused logs, once per store, that the server refuses tracking.
@@ -218,13 +379,17 @@ func (s *Store) trackingRefused(err error) {
 		"addr", s.target, "err", strings.ReplaceAll(err.Error(), "\n", " "))
 }
 
-// untracked returns opts without client tracking, as the store runs when
-// Options.TrackingPrefixes is empty.
-func untracked(opts rueidis.ClientOption) rueidis.ClientOption {
-	opts.DisableCache = true
-	opts.ClientTrackingOptions = nil
-	opts.NewCacheStoreFn = nil
-	opts.OnInvalidations = nil
+// tracked returns opts with client tracking for prefixes: the handshake
+// turns broadcasting tracking on instead of rueidis's default OPTIN, and
+// rueidis's cache is replaced by one that holds nothing, as the store's
+// own commands go through Do, never DoCache, and values are cached, if at
+// all, by the Cache above it. onInvalidations receives what the server
+// reports.
+func tracked(opts rueidis.ClientOption, prefixes []string, onInvalidations func([]rueidis.RedisMessage)) rueidis.ClientOption {
+	opts.DisableCache = false
+	opts.ClientTrackingOptions = trackingOptions(prefixes)
+	opts.NewCacheStoreFn = func(rueidis.CacheStoreOption) rueidis.CacheStore { return noCache{} }
+	opts.OnInvalidations = onInvalidations
 	return opts
 }
 
@@ -233,14 +398,16 @@ func untracked(opts rueidis.ClientOption) rueidis.ClientOption {
 // a new connection: an ACL changed, or a failover reached a server without
 // RESP3. Without it every call would fail until the store is created
 // again, and a cache must fail open. Calls in flight on the old client
-// fail as the server being unavailable.
+// finish there, most of them failing as the server being unavailable.
 func (s *Store) untrack(cause error) {
-	if !s.tracking.Load() || !s.untracking.CompareAndSwap(false, true) {
+	cur := s.conn.Load()
+	if cur == nil || !cur.tracked || !s.untracking.CompareAndSwap(false, true) {
 		return
 	}
 	s.mu.Lock() // orders bg.Add before the bg.Wait of Close
 	if s.closed.Load() {
 		s.mu.Unlock()
+		s.untracking.Store(false)
 		return
 	}
 	s.bg.Add(1)
@@ -248,25 +415,25 @@ func (s *Store) untrack(cause error) {
 	go func() {
 		defer s.bg.Done()
 		defer s.untracking.Store(false) // on failure, the next refusal tries again
-		client, err := rueidis.NewClient(untracked(s.opts))
+		c, err := s.dialClient(nil)
 		if err != nil {
 			s.log.Debug("redisstore: reconnecting without client tracking failed",
 				"addr", s.target, "err", err.Error())
 			return
 		}
 		s.mu.Lock()
-		if s.closed.Load() {
+		if s.closed.Load() || s.conn.Load() != cur {
+			// Closed, or Track or the connector swapped in a client
+			// meanwhile, whose handshake the server accepted.
 			s.mu.Unlock()
-			client.Close()
+			c.discard()
 			return
 		}
-		old := s.conn.Swap(newConnection(client))
+		s.conn.Store(c)
 		s.tracking.Store(false)
+		s.retire(cur)
 		s.mu.Unlock()
 		s.trackingRefused(cause)
-		if old != nil {
-			old.client.Close()
-		}
 		s.inv.call(nil)
 	}()
 }
@@ -328,3 +495,8 @@ func (noCache) Delete([]rueidis.RedisMessage) {}
 
 // Close has nothing to flush.
 func (noCache) Close(error) {}
+
+// ReportsOwnWrites reports true: a write through the store is reported
+// back to it too. It implements larder.SelfReporter, which lets a Cache
+// bound its in-process tier's lag with heartbeats.
+func (s *Store) ReportsOwnWrites() bool { return true }

@@ -21,6 +21,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.release()
 	v, err := bounded(ctx, s, func() ([]byte, error) {
 		cl := c.client
 		str, err := cl.Do(ctx, cl.B().Get().Key(key).Build()).ToString()
@@ -53,6 +54,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err != nil {
 		return err
 	}
+	defer c.release()
 	// string(value) copies, which Set needs: if ctx ends first the command
 	// may still be queued when the caller reuses value.
 	cmd := setCmd(c.client, key, string(value), ttl)
@@ -87,6 +89,7 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer c.release()
 	n, err := bounded(ctx, s, func() (int, error) { return unlink(ctx, c, keys) })
 	if err != nil {
 		return 0, s.fail(ctx, "delete", err)
@@ -129,6 +132,7 @@ func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	defer c.release()
 	n, err := bounded(ctx, s, func() (int64, error) {
 		return c.client.Do(ctx, c.client.B().Exists().Key(key).Build()).AsInt64()
 	})
@@ -145,6 +149,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer c.release()
 	_, err = bounded(ctx, s, func() (struct{}, error) {
 		return struct{}{}, c.client.Do(ctx, c.client.B().Ping().Build()).Error()
 	})

@@ -120,14 +120,21 @@ type Options struct {
 	// it. It is never logged nor included in errors.
 	SentinelPassword string
 
-	// TrackingPrefixes, when not empty, turns on invalidations (see
-	// Store.OnInvalidate): every connection the store opens enables RESP3
-	// client tracking in broadcasting mode (CLIENT TRACKING ON BCAST PREFIX
-	// p …), so that Redis reports each change to a key that starts with
-	// one of these prefixes, whoever made it and whether or not this store
-	// read the key. A Cache passes its namespace prefix. A single empty
-	// prefix tracks every key. No prefix may be a prefix of another, nor
-	// appear twice, as Redis refuses overlapping prefixes.
+	// TrackingPrefixes are key prefixes to track from the first
+	// connection on (see Store.OnInvalidate): every connection the store
+	// opens enables RESP3 client tracking in broadcasting mode (CLIENT
+	// TRACKING ON BCAST PREFIX p …), so that Redis reports each change to
+	// a key that starts with one of these prefixes, whoever made it and
+	// whether or not this store read the key. A single empty prefix
+	// tracks every key. No prefix may be a prefix of another, nor appear
+	// twice, as Redis refuses overlapping prefixes.
+	//
+	// A Cache needs none of this: it registers its namespace with
+	// Store.Track when it is created, which turns tracking on for the
+	// namespace (connecting again if the prefix is new). Giving the
+	// namespace here as well ("ns:" for Namespace "ns") saves that
+	// reconnection, and tracks the prefixes for other readers of
+	// OnInvalidate.
 	//
 	// Tracking needs a server that speaks RESP3 (Redis or Valkey 6 and
 	// later) and lets the user run CLIENT TRACKING. A server that does not,
@@ -135,8 +142,8 @@ type Options struct {
 	// tracking: the store works as with no prefixes, logs a warning, and
 	// Store.Tracking reports false.
 	//
-	// Empty (the default) leaves tracking off, and the store then also
-	// works with servers that only speak RESP2.
+	// Empty (the default) leaves tracking off until Track is called, and
+	// the store then also works with servers that only speak RESP2.
 	TrackingPrefixes []string
 
 	// Logger receives the store's few log records: a warning when Redis is
@@ -238,19 +245,12 @@ func (o *Options) clientOption() (rueidis.ClientOption, error) {
 	}
 	copt.PipelineMultiplex, copt.BlockingPoolSize, copt.BlockingPipeline = connectionPlan(maxConns, runtime.GOMAXPROCS(0))
 
-	// The store does not use rueidis's client-side cache (DoCache), so
-	// without tracking prefixes the CLIENT TRACKING handshake it needs is
-	// skipped; this also lets the store talk to servers without RESP3.
-	// With them, the handshake turns broadcasting tracking on instead of
-	// rueidis's default OPTIN, and rueidis's cache is replaced by one that
-	// holds nothing: the store's own commands go through Do, never
-	// DoCache, and values are cached, if at all, by the Cache above it.
+	// The store does not use rueidis's client-side cache (DoCache), so the
+	// CLIENT TRACKING handshake it needs is skipped; this also lets the
+	// store talk to servers without RESP3. Tracking prefixes, from the
+	// options or from Track, turn broadcasting tracking on instead (see
+	// tracked).
 	copt.DisableCache = true
-	if len(o.TrackingPrefixes) > 0 {
-		copt.DisableCache = false
-		copt.ClientTrackingOptions = trackingOptions(o.TrackingPrefixes)
-		copt.NewCacheStoreFn = func(rueidis.CacheStoreOption) rueidis.CacheStore { return noCache{} }
-	}
 	// rueidis retries read-only commands after network errors with a
 	// growing delay until the context's deadline is near, which turns a
 	// refused connection into a call that takes most of its budget. One

@@ -31,6 +31,7 @@ func (s *Store) Clear(ctx context.Context, pattern string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer c.release()
 	n, err := bounded(ctx, s, func() (int, error) {
 		if key, exact := glob.Literal(pattern); exact {
 			// A pattern without metacharacters names one key: delete it
@@ -64,6 +65,7 @@ func (s *Store) Count(ctx context.Context, pattern string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer c.release()
 	n, err := bounded(ctx, s, func() (int, error) {
 		if key, exact := glob.Literal(pattern); exact {
 			return existsLiteral(ctx, c, key)

@@ -48,4 +48,26 @@ func TestSentinel(t *testing.T) {
 		}
 		rec.waitKey(t, "ns:k")
 	})
+	// A store built without prefixes tracks once a Cache registers its
+	// namespace.
+	t.Run("track", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, Options{Addr: sentinel.Addr(), SentinelMasterSet: "mymaster", Password: "sentinel-master-pw"})
+		if err := s.Track("tr:"); err != nil {
+			t.Fatalf("Track through a Sentinel: %v", err)
+		}
+		if !s.Tracking() {
+			t.Fatal("Tracking() = false after Track through a Sentinel")
+		}
+		rec := newRecorder().listen(t, s)
+		for _, k := range []string{"other:k", "tr:k"} {
+			if err := master.Do("SET", k, "x").Error(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec.waitKey(t, "tr:k")
+		if n := rec.count("other:k"); n != 0 {
+			t.Errorf("other:k reported %d times, want never", n)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/larderhq/larder"
 	"github.com/redis/rueidis"
@@ -14,29 +15,45 @@ import (
 
 // Store is a larder.Store backed by Redis or Valkey (standalone, Sentinel or
 // Cluster) through rueidis. It also implements larder.ConditionalStore,
-// larder.BatchStore, larder.Counter, larder.Infoer and, with
-// Options.TrackingPrefixes, larder.InvalidationSource.
+// larder.BatchStore, larder.Counter, larder.Infoer and
+// larder.InvalidationSource.
 //
 // A Store is safe for concurrent use by any number of goroutines. Create it
 // with New and release it with Close.
 type Store struct {
+	// opts are the rueidis options without client tracking; newClient
+	// adds it for the prefixes to track.
 	opts    rueidis.ClientOption
 	network string // "tcp", or "unix" for a unix:// URL
 	target  string // the addresses, for logs and errors; never credentials
 	log     *slog.Logger
 
 	// conn holds the connected client; nil until the first connection
-	// succeeds. It is swapped in once by the background connector, after
-	// which rueidis reconnects by itself.
+	// succeeds. Between swaps rueidis reconnects by itself. It is swapped
+	// by the background connector when it first connects, by Track when
+	// it widens what is tracked, and by untrack; the client swapped out is
+	// closed once the calls using it are done (see retire).
 	conn atomic.Pointer[connection]
 
 	// life is cancelled by Close. It aborts the background connector and
 	// any dial or handshake still in progress.
-	life     context.Context
-	cancel   context.CancelFunc
-	closed   atomic.Bool
-	mu       sync.Mutex    // orders Close against the connector's swap-in
-	connDone chan struct{} // closed when the background connector exits
+	life   context.Context
+	cancel context.CancelFunc
+	closed atomic.Bool
+
+	// mu orders Close against every swap of conn and every start of a
+	// background goroutine (bg.Add), and guards want, wantGen and
+	// connecting. It is never held while connecting.
+	mu sync.Mutex
+	// want are the key prefixes to track, none a prefix of another:
+	// Options.TrackingPrefixes, widened by Track. wantGen counts their
+	// changes, so that a client built for older prefixes is not swapped
+	// in. connecting is set while the background connector runs.
+	want       []string
+	wantGen    uint64
+	connecting bool
+	// trackMu serialises Track, which connects while holding it.
+	trackMu sync.Mutex
 
 	// inFlight counts calls running in bounded; maxInFlight is their
 	// bound (a field so that tests can lower it).
@@ -50,25 +67,43 @@ type Store struct {
 	casScript *rueidis.Lua
 	cadScript *rueidis.Lua
 
-	// prefixes are the key prefixes tracking covers (Options.TrackingPrefixes).
-	prefixes []string
-
 	// inv holds the functions registered with OnInvalidate. tracking is
-	// set while the connected client tracks keys; untracking while
-	// untrack replaces it; refusedLogged once the server's refusal of
-	// tracking has been logged. bg counts untrack's goroutine, which
-	// Close waits for.
+	// set while the connected client tracks every prefix in want;
+	// untracking while untrack replaces it; refusedLogged once the
+	// server's refusal of tracking has been logged. bg counts the
+	// background goroutines (connector, untrack, retire), which Close
+	// waits for. retireAfter is how long a swapped-out client stays open
+	// at least (a field so that tests can shorten it).
 	inv           invalidations
 	tracking      atomic.Bool
 	untracking    atomic.Bool
 	refusedLogged atomic.Bool
 	bg            sync.WaitGroup
+	retireAfter   time.Duration
 }
 
 // connection is the client with facts about it fixed when it connected.
 type connection struct {
 	client  rueidis.Client
 	cluster bool
+	// tracked is set when the client was created with client tracking,
+	// which the server accepted.
+	tracked bool
+
+	// users counts the store's calls using the client; retired is set
+	// once it has been swapped out, after which its invalidations are
+	// ignored and idle is closed when the last user is done.
+	users    atomic.Int64
+	retired  atomic.Bool
+	idle     chan struct{}
+	idleOnce sync.Once
+}
+
+// release ends a call's use of c, acquired by current.
+func (c *connection) release() {
+	if c.users.Add(-1) == 0 && c.retired.Load() {
+		c.idleOnce.Do(func() { close(c.idle) })
+	}
 }
 
 // The store's optional powers, checked at compile time.
@@ -113,11 +148,11 @@ func New(opts Options) (*Store, error) {
 		network:     "tcp",
 		target:      strings.Join(copt.InitAddress, ","),
 		log:         log,
-		connDone:    make(chan struct{}),
 		maxInFlight: maxInFlight,
 		casScript:   rueidis.NewLuaScript(casScript),
 		cadScript:   rueidis.NewLuaScript(cadScript),
-		prefixes:    slices.Clone(opts.TrackingPrefixes),
+		want:        slices.Clone(opts.TrackingPrefixes),
+		retireAfter: retireAfter,
 	}
 	if copt.Sentinel.MasterSet != "" {
 		s.target = "sentinel master " + copt.Sentinel.MasterSet + " via " + s.target
@@ -129,37 +164,34 @@ func New(opts Options) (*Store, error) {
 	}
 	s.life, s.cancel = context.WithCancel(context.Background())
 	copt.DialCtxFn = s.dial
-	if !copt.DisableCache {
-		copt.OnInvalidations = s.inv.pushed
-	}
 	s.opts = copt
 
-	client, tracking, err := s.newClient()
+	c, tracking, err := s.newClient(s.want)
 	if err == nil {
 		s.tracking.Store(tracking)
-		s.conn.Store(newConnection(client))
-		close(s.connDone)
+		s.conn.Store(c)
 		return s, nil
 	}
 	if permanent(err) {
 		s.cancel()
-		close(s.connDone)
 		return nil, s.connectError(err)
 	}
 	s.log.Warn("redisstore: Redis is unreachable; the store fails calls until it connects, retrying in the background",
 		"addr", s.target, "err", err.Error())
-	go s.connectLoop()
+	s.mu.Lock()
+	s.startConnector()
+	s.mu.Unlock()
 	return s, nil
-}
-
-// newConnection records what the store needs to know about a new client.
-func newConnection(c rueidis.Client) *connection {
-	return &connection{client: c, cluster: c.Mode() == rueidis.ClientModeCluster}
 }
 
 // Client returns the underlying rueidis client for raw commands, or nil
 // while the store has not connected yet (or after Close). The client is
 // owned by the store: do not close it. It is safe for concurrent use.
+//
+// Track replaces the client when it widens what is tracked, and closes the
+// one it replaced a few seconds later, once the store's own calls on it
+// are done; a caller should get the client again for each piece of work
+// rather than keep it.
 func (s *Store) Client() rueidis.Client {
 	if s.closed.Load() {
 		return nil
@@ -170,8 +202,8 @@ func (s *Store) Client() rueidis.Client {
 	return nil
 }
 
-// Close stops the background connector, closes the client and waits for
-// their goroutines to end. Calls made after Close fail with an error
+// Close stops the background connector, closes the client (and any that
+// Track replaced) and waits for their goroutines to end. Calls made after Close fail with an error
 // wrapping larder.ErrClosed, and functions registered with OnInvalidate
 // are not called once it has returned. Close is safe to call more than
 // once and concurrently with other calls; only the first call does
@@ -192,25 +224,36 @@ func (s *Store) Close() error {
 	// invalidations, some of them after its Close has returned.
 	s.inv.close()
 	// Closing the client first lets calls in flight finish normally;
-	// cancelling life then aborts whatever is still dialling.
+	// cancelling life then aborts whatever is still dialling, and makes
+	// retire close the clients swapped out before.
 	if c := s.conn.Load(); c != nil {
 		c.client.Close()
 	}
 	s.cancel()
-	<-s.connDone
 	s.bg.Wait()
 	return nil
 }
 
 // current returns the connection for a call, or the error the call must
-// fail with: closed, or not connected yet.
+// fail with: closed, or not connected yet. The call must release the
+// connection when it is done, so that a client swapped out meanwhile is
+// closed only then.
 func (s *Store) current(op string) (*connection, error) {
-	if s.closed.Load() {
-		return nil, s.closedError(op)
+	for {
+		if s.closed.Load() {
+			return nil, s.closedError(op)
+		}
+		c := s.conn.Load()
+		if c == nil {
+			return nil, s.notConnectedError(op)
+		}
+		c.users.Add(1)
+		// Still current after counting in: retire, which swaps before it
+		// looks at users, sees this call. Otherwise it may have looked
+		// already, and the call takes the new connection instead.
+		if s.conn.Load() == c {
+			return c, nil
+		}
+		c.release()
 	}
-	c := s.conn.Load()
-	if c == nil {
-		return nil, s.notConnectedError(op)
-	}
-	return c, nil
 }

@@ -10,8 +10,9 @@
 //
 // Reads go through larder.Fetch: single-flight and leases, so a burst of
 // misses costs one query and a fill that raced with a write is dropped;
-// "not found" is cached briefly. Updates are written through with their
-// updated_at as version, so the cache never goes backwards. Every write
+// "not found" is cached briefly. Updates are written through with the row's
+// version, which the database assigns in commit order, and fills carry the
+// same version, so the cache never goes backwards. Every write
 // invalidates the lists and the dashboard by tag: one store write, however
 // many pages are cached, and no SCAN of the keyspace.
 package cached

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/larderhq/larder"
@@ -68,6 +69,11 @@ func New(next user.Service, cache *larder.Cache, opts Options) *Service {
 
 func userKey(id int64) string { return fmt.Sprintf("user:%d", id) }
 
+// userVersion is the version of a cached user, the row's commit-order
+// version: fills (larder.Version) and write-through (SetVersioned) compare
+// the same number, so neither replaces a newer user with an older one.
+var userVersion = larder.Version(func(u user.User) int64 { return u.Version })
+
 // Get is cache-aside (the guide's pattern 1) through larder.Fetch: one
 // database read per missing key however many requests ask, "not found"
 // cached briefly, and the last value served if the database fails.
@@ -78,7 +84,7 @@ func (s *Service) Get(ctx context.Context, id int64) (user.User, error) {
 			err = fmt.Errorf("%w: %w", larder.ErrNotFound, err)
 		}
 		return u, err
-	}, larder.TTL(s.opts.UserTTL), larder.NegativeTTL(negativeTTL), larder.StaleIfError(staleIfError))
+	}, larder.TTL(s.opts.UserTTL), larder.NegativeTTL(negativeTTL), larder.StaleIfError(staleIfError), userVersion)
 	if errors.Is(err, larder.ErrNotFound) && !errors.Is(err, user.ErrNotFound) {
 		err = fmt.Errorf("%w (cached)", user.ErrNotFound)
 	}
@@ -119,8 +125,10 @@ func (s *Service) Create(ctx context.Context, nu user.NewUser) (user.User, error
 }
 
 // Update writes the updated user through (the guide's pattern 2), versioned
-// by UpdatedAt so that two racing updates can never leave the older one
-// cached, and invalidates the lists and the dashboard, which show users.
+// by the row's version, which the database assigns in commit order, so that
+// two racing updates, in this process or in two, can never leave the one
+// committed first cached; and it invalidates the lists and the dashboard,
+// which show users.
 func (s *Service) Update(ctx context.Context, id int64, up user.Update) (user.User, error) {
 	u, err := s.next.Update(ctx, id, up)
 	if errors.Is(err, user.ErrNotFound) {
@@ -129,7 +137,7 @@ func (s *Service) Update(ctx context.Context, id int64, up user.Update) (user.Us
 	if err != nil {
 		return u, err
 	}
-	if _, err := s.cache.SetVersioned(ctx, userKey(id), u, u.UpdatedAt.UnixMicro(), s.opts.UserTTL); err != nil {
+	if _, err := s.cache.SetVersioned(ctx, userKey(id), u, u.Version, s.opts.UserTTL); err != nil {
 		s.opts.Logger.Warn("cache write refused", "key", userKey(id), "err", err)
 	}
 	s.invalidateCollections(ctx)
@@ -171,7 +179,7 @@ func (s *Service) Warm(ctx context.Context, n, workers int, progress func(done, 
 		go func() {
 			defer func() { <-sem; done <- struct{}{} }()
 			_, _ = larder.Fetch(ctx, s.cache, userKey(u.ID), func(context.Context) (user.User, error) { return u, nil },
-				larder.TTL(s.opts.UserTTL))
+				larder.TTL(s.opts.UserTTL), userVersion)
 		}()
 	}
 	for i := range users {
@@ -193,11 +201,14 @@ func fetch[T any](ctx context.Context, s *Service, key string, load func(context
 		note(ctx, false, false, true)
 		return load(ctx)
 	}
-	loaded := false
+	// Atomic: the loader may still run after Fetch returned (the caller's
+	// context ended, or a background refresh), on another goroutine.
+	var loadedFlag atomic.Bool
 	v, err := larder.Fetch(ctx, s.cache, key, func(ctx context.Context) (T, error) {
-		loaded = true
+		loadedFlag.Store(true)
 		return load(ctx)
 	}, opts...)
+	loaded := loadedFlag.Load()
 	if errors.Is(err, larder.ErrStale) {
 		s.opts.Logger.Warn("serving a stale value: the database failed", "key", key, "err", err)
 		err = nil

@@ -188,3 +188,48 @@ func TestNegativeHitIsAHit(t *testing.T) {
 		t.Fatalf("%d database reads, want 1 (the second answered by the negative cache)", n)
 	}
 }
+
+// scripted answers Update with the users it is given, in order, as a
+// database would for updates whose write-throughs arrive out of order.
+type scripted struct {
+	user.Service
+	updates []user.User
+}
+
+func (s *scripted) Update(ctx context.Context, id int64, up user.Update) (user.User, error) {
+	u := s.updates[0]
+	s.updates = s.updates[1:]
+	return u, nil
+}
+
+// TestWriteThroughComparesVersions: the write-through of an update that
+// committed first (version 2) but arrives last, with a later updated_at
+// (its clock was read after the other's), does not replace version 3.
+func TestWriteThroughComparesVersions(t *testing.T) {
+	ctx := context.Background()
+	s, err := memstore.New(memstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := larder.New(larder.Options{Store: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	next := &scripted{updates: []user.User{
+		{ID: 1, Name: "N", Bio: "committed second", UpdatedAt: at, Version: 3},
+		{ID: 1, Name: "N", Bio: "committed first", UpdatedAt: at.Add(time.Second), Version: 2},
+	}}
+	svc := cached.New(next, c, cached.Options{})
+	bio := "x"
+	for range 2 {
+		if _, err := svc.Update(ctx, 1, user.Update{Bio: &bio}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got user.User
+	if ok, err := c.Get(ctx, "user:1", &got); !ok || err != nil || got.Version != 3 || got.Bio != "committed second" {
+		t.Fatalf("cached user:1 = %+v (found %v, %v); want version 3", got, ok, err)
+	}
+}

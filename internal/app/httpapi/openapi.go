@@ -25,8 +25,10 @@ func schemas() obj {
 		return o
 	}
 	return obj{
-		"User": props([]string{"id", "name", "email", "bio", "created_at", "updated_at"},
-			obj{"id": num, "name": str, "email": obj{"type": "string", "format": "email"}, "bio": str, "created_at": ts, "updated_at": ts}),
+		"User": props([]string{"id", "name", "email", "bio", "created_at", "updated_at", "version"},
+			obj{"id": num, "name": str, "email": obj{"type": "string", "format": "email"}, "bio": str, "created_at": ts, "updated_at": ts,
+				"version": obj{"type": "integer", "format": "int64", "minimum": 1,
+					"description": "1 on creation, one more with each update, in the order the database commits them"}}),
 		"NewUser": props([]string{"name", "email"},
 			obj{"name": obj{"type": "string", "minLength": 1, "maxLength": 100}, "email": obj{"type": "string", "format": "email", "maxLength": 254}, "bio": obj{"type": "string", "maxLength": 2000}}),
 		"UserUpdate":    props(nil, obj{"name": str, "email": str, "bio": str}),

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -129,3 +131,26 @@ func TestStatusMapping(t *testing.T) {
 }
 
 var fixedNow = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// TestUserSchemaMatchesType: the document's User lists, and requires, every
+// JSON field of user.User and no other.
+func TestUserSchemaMatchesType(t *testing.T) {
+	var fields []string
+	typ := reflect.TypeFor[user.User]()
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		fields = append(fields, name)
+	}
+	sort.Strings(fields)
+	s := schemas()["User"].(obj)
+	var props []string
+	for p := range s["properties"].(obj) {
+		props = append(props, p)
+	}
+	sort.Strings(props)
+	required := append([]string(nil), s["required"].([]string)...)
+	sort.Strings(required)
+	if !slices.Equal(props, fields) || !slices.Equal(required, fields) {
+		t.Fatalf("User schema: properties %v, required %v; user.User has %v", props, required, fields)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -112,6 +113,16 @@ func (r response) detail() string {
 // (sent as JSON). headers are name, value pairs.
 func (s *service) do(method, path string, body any, headers ...string) response {
 	s.t.Helper()
+	r, err := s.send(method, path, body, headers...)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return r
+}
+
+// send is do for goroutines other than the test's, which must not call
+// t.Fatal: it returns what went wrong instead.
+func (s *service) send(method, path string, body any, headers ...string) (response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -122,13 +133,13 @@ func (s *service) do(method, path string, body any, headers ...string) response 
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
-			s.t.Fatal(err)
+			return response{}, err
 		}
 		rd = bytes.NewReader(data)
 	}
 	req, err := http.NewRequest(method, s.base+path, rd)
 	if err != nil {
-		s.t.Fatal(err)
+		return response{}, err
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -138,14 +149,14 @@ func (s *service) do(method, path string, body any, headers ...string) response 
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
+		return response{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		s.t.Fatalf("%s %s: reading body: %v", method, path, err)
+		return response{}, fmt.Errorf("%s %s: reading body: %w", method, path, err)
 	}
-	return response{code: resp.StatusCode, header: resp.Header, body: data}
+	return response{code: resp.StatusCode, header: resp.Header, body: data}, nil
 }
 
 // expect sends a request and fails unless the status is code.

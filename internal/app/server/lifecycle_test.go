@@ -183,3 +183,25 @@ func TestShutdownDrains(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmsWhenRedisComesUpLate: a Redis that is down at start-up is
+// warmed once it answers, not never.
+func TestWarmsWhenRedisComesUpLate(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Kill()
+	s := start(t, map[string]string{"REDIS_URL": "redis://" + srv.Addr(), "DATABASE_URL": sqltest.SQLite(t).DSN, "CACHE_WARM_USERS": "20"}, server.Hooks{})
+	if n := s.cache.Stats().Fetch.Fills; n != 0 {
+		t.Fatalf("%d fills with Redis down", n)
+	}
+	srv.Restart()
+	deadline := time.Now().Add(30 * time.Second)
+	for s.cache.Stats().Fetch.Fills < 20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("warming did not run after Redis came up: %+v\n%s", s.cache.Stats().Fetch, s.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(s.logs.String(), "cache answers: warming it now") {
+		t.Fatalf("no warming logged:\n%s", s.logs)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,10 +82,17 @@ func Run(ctx context.Context, s Settings, logOut io.Writer, hooks Hooks) error {
 		origin = hooks.WrapDB(origin)
 	}
 	users := cached.New(origin, cache, cached.Options{Logger: log})
+	var warming sync.WaitGroup
+	defer warming.Wait() // before the cache closes (deferred above)
+	wctx, stopWarming := context.WithCancel(ctx)
+	defer stopWarming()
 	switch {
 	case !s.CacheWarm:
 	case !cacheUp:
-		log.Warn("skipping cache warming: the cache is unreachable")
+		// Warm once the store first answers, not never: a Redis that
+		// comes up after the service would otherwise stay cold.
+		log.Warn("cache unreachable: warming waits until it answers")
+		warming.Go(func() { warmWhenReachable(wctx, log, cache, users, s) })
 	default:
 		warm(ctx, log, users, s)
 	}
@@ -138,6 +146,27 @@ func serve(ctx context.Context, log *slog.Logger, s Settings, h http.Handler, re
 	}
 	log.Info("drained")
 	return nil
+}
+
+// warmWhenReachable pings the cache with backoff and warms it once it
+// answers; it gives up when ctx ends (shutdown).
+func warmWhenReachable(ctx context.Context, log *slog.Logger, cache *larder.Cache, users *cached.Service, s Settings) {
+	wait := 100 * time.Millisecond
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err := cache.Ping(ctx); err == nil {
+			log.Info("cache answers: warming it now")
+			warm(ctx, log, users, s)
+			return
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 func warm(ctx context.Context, log *slog.Logger, users *cached.Service, s Settings) {

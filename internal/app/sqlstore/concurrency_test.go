@@ -113,3 +113,60 @@ func TestContextCancelled(t *testing.T) {
 		}
 	})
 }
+
+// TestVersionsFollowCommitOrder sends 40 concurrent updates of one user
+// through two Stores on one database: each update gets a version of its
+// own, 2 to 41, the user ends at 41 with the bio of the update that got
+// it, and updated_at never goes backwards from one version to the next.
+func TestVersionsFollowCommitOrder(t *testing.T) {
+	t.Parallel()
+	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+		t.Parallel()
+		ctx := context.Background()
+		stores := []*sqlstore.Store{open(t, e, nil), open(t, e, nil)}
+		u := mustCreate(t, stores[0], "hot@example.com")
+
+		const writers = 40
+		got := make([]user.User, writers)
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range writers {
+			wg.Go(func() {
+				<-start
+				got[i], errs[i] = stores[i%2].Update(ctx, u.ID, user.Update{Bio: ptr(fmt.Sprintf("bio-%d", i))})
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		byVersion := map[int64]user.User{}
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("update %d: %v", i, err)
+			}
+			if prev, dup := byVersion[got[i].Version]; dup {
+				t.Fatalf("version %d returned twice: %q and %q", got[i].Version, prev.Bio, got[i].Bio)
+			}
+			byVersion[got[i].Version] = got[i]
+		}
+		prev := u
+		for v := int64(2); v <= writers+1; v++ {
+			w, ok := byVersion[v]
+			if !ok {
+				t.Fatalf("no update returned version %d: %v", v, byVersion)
+			}
+			if w.UpdatedAt.Before(prev.UpdatedAt) {
+				t.Errorf("version %d has updated_at %v, before version %d's %v", v, w.UpdatedAt, prev.Version, prev.UpdatedAt)
+			}
+			prev = w
+		}
+		final, err := stores[1].Get(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if final != byVersion[writers+1] {
+			t.Fatalf("stored user %+v, want the update that got the last version, %+v", final, byVersion[writers+1])
+		}
+	})
+}

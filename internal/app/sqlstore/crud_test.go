@@ -33,6 +33,9 @@ func TestCRUD(t *testing.T) {
 		if !created.UpdatedAt.Equal(created.CreatedAt) {
 			t.Errorf("UpdatedAt = %v, want CreatedAt %v", created.UpdatedAt, created.CreatedAt)
 		}
+		if created.Version != 1 {
+			t.Errorf("Version = %d on creation, want 1", created.Version)
+		}
 
 		got, err := s.Get(ctx, created.ID)
 		if err != nil {
@@ -64,6 +67,7 @@ func TestCRUD(t *testing.T) {
 			want := prev
 			tt.want(&want)
 			want.UpdatedAt = updated.UpdatedAt
+			want.Version = prev.Version + 1
 			if updated != want {
 				t.Fatalf("%s: Update = %+v, want %+v", tt.name, updated, want)
 			}
@@ -233,5 +237,35 @@ func TestDuplicateEmail(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustCreate(t, s, "ADA@example.com")
+	})
+}
+
+// TestUpdatedAtNeverGoesBack: an update whose clock reading is older than
+// the stored updated_at (it waited for the row's lock behind a newer one,
+// or clocks disagree) keeps updated_at and still bumps the version.
+func TestUpdatedAtNeverGoesBack(t *testing.T) {
+	t.Parallel()
+	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+		t.Parallel()
+		ctx := context.Background()
+		clock := newClock(testEpoch, time.Second)
+		s := open(t, e, clock)
+		u := mustCreate(t, s, "clock@example.com")
+		clock.Set(testEpoch.Add(time.Hour))
+		later, err := s.Update(ctx, u.ID, user.Update{Bio: ptr("later")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Set(testEpoch.Add(time.Minute))
+		back, err := s.Update(ctx, u.ID, user.Update{Bio: ptr("older reading")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !back.UpdatedAt.Equal(later.UpdatedAt) || back.Version != later.Version+1 || back.Bio != "older reading" {
+			t.Fatalf("update with an older clock reading = %+v; want updated_at %v kept, version %d", back, later.UpdatedAt, later.Version+1)
+		}
+		if got, err := s.Get(ctx, u.ID); err != nil || got != back {
+			t.Fatalf("Get = %+v, %v; want %+v", got, err, back)
+		}
 	})
 }

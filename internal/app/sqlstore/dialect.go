@@ -44,6 +44,12 @@ type dialect struct {
 	// afterSeed, when not empty, is run after Seed inserts explicit ids, to
 	// move the id generator past them.
 	afterSeed string
+	// greatest is the name of the two-argument maximum function: SQLite's
+	// scalar MAX, PostgreSQL's GREATEST.
+	greatest string
+	// columnExists counts the columns named $2 of the table $1 in the
+	// current schema: 1 if it exists, 0 if not.
+	columnExists string
 
 	// timeArg turns a UTC, microsecond-precision time into a query argument.
 	timeArg func(time.Time) any
@@ -71,6 +77,8 @@ func sqliteDialect() dialect {
 		dayExpr:       "substr(created_at, 1, 10)",
 		readTx:        &sql.TxOptions{ReadOnly: true},
 		afterSeed:     "",
+		greatest:      "MAX",
+		columnExists:  "SELECT COUNT(*) FROM pragma_table_info($1) WHERE name = $2",
 		timeArg: func(t time.Time) any {
 			return t.UTC().Format(sqliteTimeLayout)
 		},
@@ -105,6 +113,9 @@ func postgresDialect() dialect {
 		afterSeed: `SELECT setval(pg_get_serial_sequence('users', 'id'),
 			GREATEST((SELECT MAX(id) FROM users),
 			         COALESCE(pg_sequence_last_value(pg_get_serial_sequence('users', 'id')::regclass), 1)))`,
+		greatest: "GREATEST",
+		columnExists: `SELECT COUNT(*) FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2`,
 		timeArg: func(t time.Time) any { return t.UTC() },
 		isUniqueViolation: func(err error) bool {
 			var e *pgconn.PgError

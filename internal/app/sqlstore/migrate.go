@@ -16,6 +16,13 @@ type migration struct {
 	// up returns the statements of the step for a dialect, run in order in
 	// one transaction (both engines have transactional DDL).
 	up func(d dialect) []string
+	// needed, when set, reports inside the step's transaction whether the
+	// statements still have to run; when it says no, the step is recorded
+	// without running them. ALTER TABLE … ADD COLUMN is not idempotent on
+	// SQLite, and a database that already has the column (added by hand,
+	// or by a build that carried the step under another number) must still
+	// start.
+	needed func(ctx context.Context, tx *sql.Tx, d dialect) (bool, error)
 }
 
 // migrations is the schema's history, oldest first.
@@ -43,7 +50,32 @@ func migrations() []migration {
 				}
 			},
 		},
+		{
+			version: 2,
+			name:    "add users.version",
+			// The version counts a row's changes in the order the database
+			// commits them: every UPDATE sets it to version + 1 under the
+			// row's write lock, which a timestamp taken before the
+			// statement waits for that lock is not. Caches compare it so
+			// that the last commit is what stays cached. Existing rows
+			// start at 1, as new ones do.
+			up: func(d dialect) []string {
+				return []string{`ALTER TABLE users ADD COLUMN version BIGINT NOT NULL DEFAULT 1`}
+			},
+			needed: func(ctx context.Context, tx *sql.Tx, d dialect) (bool, error) {
+				return missingColumn(ctx, tx, d, "users", "version")
+			},
+		},
 	}
+}
+
+// missingColumn reports whether table lacks column.
+func missingColumn(ctx context.Context, tx *sql.Tx, d dialect, table, column string) (bool, error) {
+	var n int
+	if err := tx.QueryRowContext(ctx, d.columnExists, table, column).Scan(&n); err != nil {
+		return false, fmt.Errorf("look for column %s.%s: %w", table, column, err)
+	}
+	return n == 0, nil
 }
 
 // migrate applies the migrations the database lacks. It is safe when several
@@ -51,7 +83,9 @@ func migrations() []migration {
 // an advisory lock, on SQLite each step's BEGIN IMMEDIATE transaction
 // excludes the others; either way each step rechecks schema_migrations
 // inside its transaction, so it runs exactly once.
-func (s *Store) migrate(ctx context.Context) (err error) {
+// Migrations after version upto are left out: Open applies them all, tests
+// stop early to build the database an earlier release left.
+func (s *Store) migrate(ctx context.Context, upto int) (err error) {
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
@@ -80,6 +114,9 @@ func (s *Store) migrate(ctx context.Context) (err error) {
 
 	all := migrations()
 	for _, m := range all {
+		if m.version > upto {
+			break
+		}
 		applied, err := s.applyMigration(ctx, conn, m)
 		if err != nil {
 			return fmt.Errorf("sqlstore: migrate: version %d (%s): %w", m.version, m.name, err)
@@ -122,9 +159,17 @@ func (s *Store) applyMigration(ctx context.Context, conn *sql.Conn, m migration)
 	if n > 0 {
 		return false, tx.Rollback()
 	}
-	for _, stmt := range m.up(s.d) {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+	run := true
+	if m.needed != nil {
+		if run, err = m.needed(ctx, tx, s.d); err != nil {
 			return false, err
+		}
+	}
+	if run {
+		for _, stmt := range m.up(s.d) {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return false, err
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",

@@ -4,9 +4,11 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/larderhq/larder/internal/app/sqlstore"
 	"github.com/larderhq/larder/internal/app/sqlstore/sqltest"
+	"github.com/larderhq/larder/internal/app/user"
 )
 
 // TestMigrationsIdempotent opens the same database again and again: the
@@ -75,7 +77,69 @@ func checkMigrations(t *testing.T, s *sqlstore.Store) {
 		"SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations").Scan(&rows, &versions); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 1 || versions != 1 {
-		t.Errorf("schema_migrations has %d rows, %d versions; want 1 and 1", rows, versions)
+	if rows != sqlstore.Migrations || versions != sqlstore.Migrations {
+		t.Errorf("schema_migrations has %d rows, %d versions; want %d and %d", rows, versions, sqlstore.Migrations, sqlstore.Migrations)
 	}
+}
+
+// TestMigrateEarlierRelease opens a database left by the release before
+// users.version, with users in it: the column is added, existing users
+// start at version 1, and updates count from there.
+func TestMigrateEarlierRelease(t *testing.T) {
+	t.Parallel()
+	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+		t.Parallel()
+		ctx := context.Background()
+		old, err := sqlstore.OpenAt(ctx, e.DSN, sqlstore.Options{}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Seed(ctx, 3, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		s := open(t, e, nil)
+		checkMigrations(t, s)
+		for id := int64(1); id <= 3; id++ {
+			if u, err := s.Get(ctx, id); err != nil || u.Version != 1 {
+				t.Fatalf("user %d after migrating = %+v, %v; want version 1", id, u, err)
+			}
+		}
+		u, err := s.Update(ctx, 2, user.Update{Bio: ptr("after the upgrade")})
+		if err != nil || u.Version != 2 {
+			t.Fatalf("Update after migrating = %+v, %v; want version 2", u, err)
+		}
+		if n := mustCreate(t, s, "new@example.com"); n.Version != 1 {
+			t.Fatalf("user created after migrating has version %d, want 1", n.Version)
+		}
+	})
+}
+
+// TestMigrateColumnAlreadyThere: a database that has users.version without
+// the migration recorded (the column added by hand) still opens, and the
+// migration is recorded.
+func TestMigrateColumnAlreadyThere(t *testing.T) {
+	t.Parallel()
+	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+		t.Parallel()
+		ctx := context.Background()
+		old, err := sqlstore.OpenAt(ctx, e.DSN, sqlstore.Options{}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := old.DB().ExecContext(ctx, "ALTER TABLE users ADD COLUMN version BIGINT NOT NULL DEFAULT 1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s := open(t, e, nil)
+		checkMigrations(t, s)
+		if u := mustCreate(t, s, "x@example.com"); u.Version != 1 {
+			t.Fatalf("created user has version %d, want 1", u.Version)
+		}
+	})
 }

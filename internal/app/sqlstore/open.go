@@ -71,6 +71,11 @@ type Store struct {
 // Anything else is an error. Open fails if the database cannot be reached or
 // a migration fails.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	return open(ctx, dsn, opts, len(migrations()))
+}
+
+// open is Open with the migrations up to version upto.
+func open(ctx context.Context, dsn string, opts Options, upto int) (*Store, error) {
 	s := &Store{clock: opts.Clock, logger: opts.Logger}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -106,7 +111,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, upto); err != nil {
 		s.Close()
 		return nil, err
 	}

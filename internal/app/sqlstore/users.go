@@ -14,7 +14,7 @@ import (
 var _ user.Service = (*Store)(nil)
 
 // userColumns are the columns scanUser reads, in its order.
-const userColumns = "id, name, email, bio, created_at, updated_at"
+const userColumns = "id, name, email, bio, created_at, updated_at, version"
 
 // rowScanner is what *sql.Row and *sql.Rows have in common.
 type rowScanner interface {
@@ -23,7 +23,7 @@ type rowScanner interface {
 
 func scanUser(r rowScanner) (user.User, error) {
 	var u user.User
-	err := r.Scan(&u.ID, &u.Name, &u.Email, &u.Bio, dbTime{&u.CreatedAt}, dbTime{&u.UpdatedAt})
+	err := r.Scan(&u.ID, &u.Name, &u.Email, &u.Bio, dbTime{&u.CreatedAt}, dbTime{&u.UpdatedAt}, &u.Version)
 	return u, err
 }
 
@@ -41,8 +41,8 @@ func (s *Store) Create(ctx context.Context, nu user.NewUser) (user.User, error) 
 		UpdatedAt: now,
 	}
 	err := s.w.QueryRowContext(ctx,
-		"INSERT INTO users (name, email, bio, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-		u.Name, u.Email, u.Bio, s.d.timeArg(now), s.d.timeArg(now)).Scan(&u.ID)
+		"INSERT INTO users (name, email, bio, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) RETURNING id, version",
+		u.Name, u.Email, u.Bio, s.d.timeArg(now), s.d.timeArg(now)).Scan(&u.ID, &u.Version)
 	if err != nil {
 		return user.User{}, s.fail(ctx, "create user", err)
 	}
@@ -60,6 +60,13 @@ func (s *Store) Get(ctx context.Context, id int64) (user.User, error) {
 
 // Update implements user.Service. It is one UPDATE … RETURNING statement, so
 // two concurrent updates of different fields of one user both take effect.
+//
+// The statement computes the version from the row it locked (version + 1),
+// so versions follow commit order, whatever order the updates were called
+// in: the timestamp, read from the clock before the statement waits for the
+// row's write lock, does not. updated_at is kept from going backwards for
+// the same reason (an update that waited may carry an older reading than
+// the one that committed before it); it may repeat, the version never does.
 func (s *Store) Update(ctx context.Context, id int64, up user.Update) (user.User, error) {
 	if err := up.Validate(); err != nil {
 		return user.User{}, err
@@ -83,7 +90,8 @@ func (s *Store) Update(ctx context.Context, id int64, up user.Update) (user.User
 			name = COALESCE($1, name),
 			email = COALESCE($2, email),
 			bio = COALESCE($3, bio),
-			updated_at = $4
+			updated_at = `+s.d.greatest+`($4, updated_at),
+			version = version + 1
 		WHERE id = $5
 		RETURNING `+userColumns,
 		name, email, bio, s.d.timeArg(s.now()), id))

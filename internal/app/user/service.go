@@ -18,7 +18,8 @@ type Service interface {
 	Get(ctx context.Context, id int64) (User, error)
 
 	// Update validates u and applies its non-nil fields to the user with
-	// the given id, bumping UpdatedAt, and returns the updated user. It
+	// the given id, bumping Version and UpdatedAt, and returns the updated
+	// user. Versions follow the order in which updates take effect. It
 	// returns ErrNotFound when there is no such user and ErrDuplicateEmail
 	// when the new email belongs to another user. An empty Update changes
 	// nothing and returns the stored user.

@@ -16,8 +16,14 @@ type User struct {
 	// CreatedAt is when the user was created, in UTC.
 	CreatedAt time.Time `json:"created_at"`
 	// UpdatedAt is when the user was last changed, in UTC; it equals
-	// CreatedAt until the first update.
+	// CreatedAt until the first update. It is for display: it never goes
+	// backwards, but two updates may share it.
 	UpdatedAt time.Time `json:"updated_at"`
+	// Version counts the changes of the user: 1 on creation, one more with
+	// each update, in the order the store commits them. It is what caches
+	// compare, so that a delayed write of an older version never replaces
+	// a newer one.
+	Version int64 `json:"version"`
 }
 
 // NewUser is the input of Service.Create.
@@ -38,7 +44,8 @@ type Update struct {
 
 // IsEmpty reports whether the update changes no field. Service.Update
 // returns the stored user untouched for such an update, without bumping
-// UpdatedAt, so a client that sends an empty PATCH causes no write.
+// Version or UpdatedAt, so a client that sends an empty PATCH causes no
+// write.
 func (u Update) IsEmpty() bool {
 	return u.Name == nil && u.Email == nil && u.Bio == nil
 }
