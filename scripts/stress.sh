@@ -64,7 +64,7 @@ for i in $(seq 1 "$runs"); do
 	else
 		failed=$((failed + 1))
 		echo "run $i/$runs: FAIL in $((SECONDS - start))s; failures:"
-		grep -E '^(--- FAIL|FAIL|panic:)|_test\.go:[0-9]+:' "$log" | grep -v '^=== ' | head -40 | sed 's/^/    /'
+		grep -E '^[[:space:]]*--- FAIL|^FAIL|^panic:|_test\.go:[0-9]+:' "$log" | head -40 | sed 's/^/    /'
 	fi
 done
 stop_load
