@@ -44,7 +44,9 @@ const breakerTrials = 8
 // traffic does. The fast path (allow, success while closed) is atomic
 // loads only.
 //
-// It counts store failures and budget overruns, but not a timeout that
+// It opens after BreakerThreshold consecutive failures; when they are
+// timeouts, only once they span at least sustained(): a short stall does
+// not refuse every call for a whole probe interval. It counts store failures and budget overruns, but not a timeout that
 // says more about this machine than about the store: a call that came back
 // far later than its budget was starved of CPU (its timer fired on time,
 // its goroutine ran late), which a burst on a busy machine does to many
@@ -56,10 +58,11 @@ type breaker struct {
 	probe     func(context.Context) error
 	logger    *slog.Logger
 
-	failures   atomic.Int32
-	state      atomic.Int32
-	trialsLeft atomic.Int32 // half-open: calls still allowed through
-	trialsOK   atomic.Int32 // half-open: successes so far
+	failures    atomic.Int32
+	streakStart atomic.Int64 // Unix ns of the first failure of the current streak
+	state       atomic.Int32
+	trialsLeft  atomic.Int32 // half-open: calls still allowed through
+	trialsOK    atomic.Int32 // half-open: successes so far
 
 	mu      sync.Mutex
 	stopped bool
@@ -121,10 +124,23 @@ func (b *breaker) neutral() {
 	}
 }
 
-func (b *breaker) failure() {
+// sustained is how long failures must go on before the breaker opens: a
+// store that stalls for less (a fork, a short pause, a burst) costs the
+// calls that hit it their budget, not a second of refused calls for all.
+func (b *breaker) sustained() time.Duration { return max(4*b.budget, 200*time.Millisecond) }
+
+// failure counts a failed call; slow is true for a budget overrun, false
+// for an error (a refused connection, a dead server), which needs no
+// sustained streak: such a store is not about to answer.
+func (b *breaker) failure(slow bool) {
 	switch b.state.Load() {
 	case stateClosed:
-		if b.failures.Add(1) >= b.threshold {
+		now := time.Now().UnixNano()
+		n := b.failures.Add(1)
+		if n == 1 {
+			b.streakStart.Store(now)
+		}
+		if n >= b.threshold && (!slow || time.Duration(now-b.streakStart.Load()) >= b.sustained()) {
 			b.trip()
 		}
 	case stateHalfOpen:
@@ -137,7 +153,7 @@ func (b *breaker) failure() {
 // store is slow; it comes back long after when this process could not
 // run (the timer fired, the goroutine waited for a CPU).
 func (b *breaker) countsAsFailure(timeout bool, took time.Duration) bool {
-	return !timeout || took < 2*b.budget+20*time.Millisecond
+	return !timeout || took < b.budget+b.budget/4+5*time.Millisecond
 }
 
 func (b *breaker) trip() {

@@ -23,7 +23,7 @@ func TestBreakerStates(t *testing.T) {
 		defer b.stop()
 		for range 100 {
 			if b.countsAsFailure(true, 10*budget) {
-				b.failure()
+				b.failure(true)
 			} else {
 				b.neutral()
 			}
@@ -33,17 +33,24 @@ func TestBreakerStates(t *testing.T) {
 		}
 		for range 5 {
 			if b.countsAsFailure(true, budget+time.Millisecond) {
-				b.failure()
+				b.failure(true)
 			}
 		}
+		if b.stateName() != BreakerClosed {
+			t.Fatalf("state %s after 5 timeouts at once, want closed (no sustained outage)", b.stateName())
+		}
+		b.streakStart.Add(-int64(b.sustained())) // the streak began long ago
+		if b.countsAsFailure(true, budget+time.Millisecond) {
+			b.failure(true)
+		}
 		if b.stateName() != BreakerOpen {
-			t.Fatalf("state %s after 5 timeouts at the budget, want open", b.stateName())
+			t.Fatalf("state %s after a sustained streak of timeouts at the budget, want open", b.stateName())
 		}
 	})
 	t.Run("half-open lets trials through, then closes", func(t *testing.T) {
 		b := newBreaker(1, time.Hour, budget, probe, slog.New(slog.DiscardHandler))
 		defer b.stop()
-		b.failure()
+		b.trip()
 		if b.allow() {
 			t.Fatal("open breaker allowed a call")
 		}
@@ -70,11 +77,11 @@ func TestBreakerStates(t *testing.T) {
 	t.Run("a failed trial opens it again", func(t *testing.T) {
 		b := newBreaker(1, time.Hour, budget, probe, slog.New(slog.DiscardHandler))
 		defer b.stop()
-		b.failure()
+		b.trip()
 		b.trialsLeft.Store(breakerTrials)
 		b.state.Store(stateHalfOpen)
 		b.success()
-		b.failure()
+		b.failure(true)
 		if b.stateName() != BreakerOpen {
 			t.Fatalf("state %s after a failed trial, want open", b.stateName())
 		}

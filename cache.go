@@ -464,14 +464,36 @@ func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 	return c.tagsCurrent(ctx, env.tags), nil
 }
 
+// budget bounds one store round trip by Options.Timeout (none for a store
+// that never blocks).
+func (c *Cache) budget(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.local {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.opts.Timeout)
+}
+
+// reachable pings the store within the budget before a call that takes
+// many round trips (Clear, Count), so that a store that does not answer
+// costs an administrative call the budget, not its whole context.
+func (c *Cache) reachable(ctx context.Context) error {
+	if c.local {
+		return nil
+	}
+	ctx, cancel := c.budget(ctx)
+	defer cancel()
+	return c.store.Ping(ctx)
+}
+
 // Clear removes every key of this cache's namespace that matches pattern, a
 // Redis glob (*, ?, [a-z], \ escapes), and returns how many it removed. The
 // pattern applies to the caller's keys: "user:*" clears "user:1" and
 // "user:1:profile" and nothing outside the namespace. Use EscapeGlob for
 // parts meant literally. On Redis it is SCAN and UNLINK in batches; it is
-// bounded by ctx, not by Options.Timeout, and returns store failures
-// wrapped in ErrUnavailable. A Clear that fails is kept and retried like a
-// failed Delete.
+// bounded by ctx (after a ping within Options.Timeout: a store that does
+// not answer fails it at once), and returns store failures wrapped in
+// ErrUnavailable. A Clear that fails is kept and retried like a failed
+// Delete.
 func (c *Cache) Clear(ctx context.Context, pattern string) (int, error) {
 	if pattern == "" {
 		return 0, fmt.Errorf("%w: empty pattern (use \"*\" for the whole namespace)", ErrInvalidPattern)
@@ -483,6 +505,9 @@ func (c *Cache) Clear(ctx context.Context, pattern string) (int, error) {
 		return 0, nil
 	}
 	n, err := c.admin(ctx, OpClear, func(ctx context.Context) (int, error) {
+		if err := c.reachable(ctx); err != nil {
+			return 0, err
+		}
 		return c.store.Clear(ctx, c.pattern+pattern)
 	})
 	if err != nil && !errors.Is(err, ErrInvalidPattern) {
@@ -507,14 +532,17 @@ func (c *Cache) Count(ctx context.Context, pattern string) (int, error) {
 		return 0, err
 	}
 	return c.admin(ctx, OpCount, func(ctx context.Context) (int, error) {
+		if err := c.reachable(ctx); err != nil {
+			return 0, err
+		}
 		return counter.Count(ctx, c.pattern+pattern)
 	})
 }
 
 // Info returns facts about the store's server (Redis INFO fields) when the
-// store provides them (Infoer); otherwise it returns nil and no error. Like
-// Clear and Count it is bounded by ctx, refused while the breaker is open,
-// and returns store failures wrapped in ErrUnavailable.
+// store provides them (Infoer); otherwise it returns nil and no error. It
+// is one round trip within Options.Timeout, refused while the breaker is
+// open, and returns store failures wrapped in ErrUnavailable.
 func (c *Cache) Info(ctx context.Context) (map[string]string, error) {
 	infoer, ok := c.store.(Infoer)
 	if !ok {
@@ -528,6 +556,8 @@ func (c *Cache) Info(ctx context.Context) (map[string]string, error) {
 	}
 	var info map[string]string
 	_, err := c.admin(ctx, OpInfo, func(ctx context.Context) (int, error) {
+		ctx, cancel := c.budget(ctx)
+		defer cancel()
 		var err error
 		info, err = infoer.Info(ctx)
 		return len(info), err

@@ -89,7 +89,7 @@ func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d, too
 	}
 	if c.breaker != nil {
 		if !errors.Is(err, ErrRefused) && c.breaker.countsAsFailure(timeout, took) {
-			c.breaker.failure()
+			c.breaker.failure(timeout)
 		} else {
 			c.breaker.neutral()
 		}

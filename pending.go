@@ -187,7 +187,9 @@ func (p *pending) forgetKeys(keys []string) {
 // retryLoop takes pending invalidations to the store until stop is
 // closed, with exponential backoff while the store keeps failing.
 func (c *Cache) retryLoop(stop <-chan struct{}) {
-	const minBackoff, maxBackoff = 5 * time.Millisecond, time.Second
+	// Short: while an invalidation waits, other instances may serve the
+	// value it removes, so it goes out soon after the store answers again.
+	const minBackoff, maxBackoff = 5 * time.Millisecond, 100 * time.Millisecond
 	backoff := minBackoff
 	var timer *time.Timer
 	for {

@@ -4,4 +4,7 @@
 // its own so that the library does not depend on the peers.
 //
 //	cd bench && go test -run '^$' -bench . -benchmem
+//
+// Command staleread (cmd/staleread) checks the reference service from
+// outside for stale reads while Redis stalls or the machine is loaded.
 package bench
