@@ -122,14 +122,13 @@ func (l *xfetchLog) fetch(c *larder.Cache, now func() time.Time, load func(conte
 
 // xfetchCounts is what a run's loads add up to.
 type xfetchCounts struct {
-	loads              int
-	perWindow          []int
-	median, most       int
-	hist               map[int]int
-	openWaits          []time.Time // loads a request waited for while a stale window was open
-	closedWaits        []time.Time // loads a request waited for once it had closed
-	firstOpenWait      time.Duration
-	windowsWithoutLoad int
+	loads         int
+	perWindow     []int
+	median, most  int
+	hist          map[int]int
+	openWaits     []time.Time // loads a request waited for while a stale window was open
+	closedWaits   []time.Time // loads a request waited for once it had closed
+	firstOpenWait time.Duration
 }
 
 // count buckets the loads begun in [t0, t0+windows·TTL) by TTL window and
