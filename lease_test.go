@@ -88,11 +88,11 @@ const (
 	// distinct keys.
 	leaseTrials   = 100
 	leaseParallel = 20
-	// deadLeaseTTL is the dead holder's lease. Unlike leaseTTL it must
-	// outlive the time b takes to reach its first read (else b never sees
-	// the lease and proves nothing), which on a loaded machine under -race
-	// can be tens of milliseconds.
-	deadLeaseTTL = 250 * time.Millisecond
+	// deadLeaseTTL is the dead holder's lease: long enough that it never
+	// runs out by itself during the test, since it must outlive the time b
+	// takes to reach its first read (else b never sees the lease and
+	// proves nothing); the test ends it once b waits on it.
+	deadLeaseTTL = time.Minute
 	// leaseExpiry bounds the wait for a lease to expire: far above
 	// leaseTTL, only so that a lease that never expires fails the test
 	// instead of hanging it.
@@ -217,13 +217,19 @@ func TestLeaseExpiredHolderFillRejected(t *testing.T) {
 // TestLeaseDeadHolderBlocksAtMostTTL: a filler that dies holding its lease
 // (here: its loader never returns) blocks other instances' fills of that
 // key only until the lease expires. b waits on a's lease with a LeaseWait
-// far longer than the LeaseTTL; that b then fills, instead of giving up and
-// loading without writing, shows the lease stopped blocking at its TTL.
+// far longer than the LeaseTTL; once b is waiting, the lease's TTL runs
+// out (in memory mode the injected clock passes it; in redis mode the
+// lease is checked to carry its TTL and then expired as that TTL would,
+// since Redis expires keys by its own clock). That b then fills, instead
+// of giving up and loading without writing, shows the lease stopped
+// blocking at its TTL. Nothing here depends on how soon b gets to the
+// lease: its TTL runs out only once b waits on it.
 func TestLeaseDeadHolderBlocksAtMostTTL(t *testing.T) {
 	for _, mode := range []string{"memory", "redis"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := context.Background()
-			a, b := instances(t, mode)
+			clk := newFakeClock()
+			a, b := clockedInstances(t, mode, clk)
 			const key = "dead"
 			loading, revive := make(chan struct{}), make(chan struct{})
 			aDone := make(chan struct{})
@@ -236,14 +242,28 @@ func TestLeaseDeadHolderBlocksAtMostTTL(t *testing.T) {
 				}, larder.LeaseTTL(deadLeaseTTL))
 			}()
 			<-loading
-			start := time.Now()
-			v, err := larder.Fetch(ctx, b, key, loadString("alive"), larder.LeaseTTL(time.Minute), larder.LeaseWait(time.Minute))
-			waited := time.Since(start)
-			if err != nil || v != "alive" {
-				t.Fatalf("b's Fetch = %q, %v", v, err)
+			type res struct {
+				v   string
+				err error
+			}
+			bDone := make(chan res, 1)
+			go func() {
+				v, err := larder.Fetch(ctx, b, key, loadString("alive"), larder.LeaseTTL(time.Hour), larder.LeaseWait(10*deadLeaseTTL))
+				bDone <- res{v, err}
+			}()
+			waitFor(t, leaseExpiry, func() bool { return b.Stats().Fetch.LeaseWaits > 0 })
+			expireLease(t, mode, clk, a, key)
+			var r res
+			select {
+			case r = <-bDone:
+			case <-time.After(leaseExpiry):
+				t.Fatalf("b still waits %v after a's lease expired: %+v", leaseExpiry, b.Stats().Fetch)
+			}
+			if r.err != nil || r.v != "alive" {
+				t.Fatalf("b's Fetch = %q, %v", r.v, r.err)
 			}
 			fs := b.Stats().Fetch
-			t.Logf("b waited %v on a lease of %v, then filled (fills %d, lease waits %d)", waited.Round(time.Millisecond), deadLeaseTTL, fs.Fills, fs.LeaseWaits)
+			t.Logf("b waited on a lease of %v until it expired, then filled (fills %d, lease waits %d)", deadLeaseTTL, fs.Fills, fs.LeaseWaits)
 			if fs.LeaseWaits != 1 || fs.Fills != 1 {
 				t.Fatalf("b: %d lease waits, %d fills; want 1 and 1 (it waited on the dead lease, then filled)", fs.LeaseWaits, fs.Fills)
 			}
@@ -251,13 +271,58 @@ func TestLeaseDeadHolderBlocksAtMostTTL(t *testing.T) {
 			close(revive)
 			<-aDone
 			var got string
-			if ok, err := observer(t, a).Get(ctx, key, &got); err != nil || !ok || got != "alive" {
+			obs := observer(t, a)
+			if mode == "memory" {
+				// Entries carry their expiries on clk.
+				obs = newCache(t, larder.Options{Store: a.Store(), LocalMaxBytes: -1, Timeout: 5 * time.Second, Clock: clk})
+			}
+			if ok, err := obs.Get(ctx, key, &got); err != nil || !ok || got != "alive" {
 				t.Fatalf("after the dead holder came back: Get = %q, %v, %v; want alive", got, ok, err)
 			}
 			if fs := a.Stats().Fetch; fs.Fills != 0 || fs.FillsDropped != 1 {
 				t.Fatalf("dead holder: %d fills, %d dropped; want 0 and 1", fs.Fills, fs.FillsDropped)
 			}
 		})
+	}
+}
+
+// clockedInstances is instances with, in memory mode, the store and both
+// Caches on clk, so that the test decides when a lease expires. In redis
+// mode the Caches keep the system clock: Redis expires keys by its own.
+func clockedInstances(t *testing.T, mode string, clk *fakeClock) (a, b *larder.Cache) {
+	t.Helper()
+	if mode != "memory" {
+		return instances(t, mode)
+	}
+	s, err := memstore.New(memstore.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := larder.Options{Store: s, Clock: clk, Timeout: 5 * time.Second}
+	return newCache(t, o), newCache(t, o)
+}
+
+// expireLease makes the lease under key (held by c's instance) expire as
+// its TTL would: in memory mode by moving clk past deadLeaseTTL; in redis
+// mode, after checking that Redis holds the lease with a TTL of at most
+// deadLeaseTTL, by ending that TTL now.
+func expireLease(t *testing.T, mode string, clk *fakeClock, c *larder.Cache, key string) {
+	t.Helper()
+	if mode == "memory" {
+		clk.advance(deadLeaseTTL + time.Millisecond)
+		return
+	}
+	rc := redisstore.ClientOf(c)
+	ctx := context.Background()
+	ttl, err := rc.Do(ctx, rc.B().Pttl().Key(c.Key(key)).Build()).AsInt64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl <= 0 || time.Duration(ttl)*time.Millisecond > deadLeaseTTL {
+		t.Fatalf("the lease's TTL in Redis is %d ms, want within (0, %v]", ttl, deadLeaseTTL)
+	}
+	if err := rc.Do(ctx, rc.B().Pexpire().Key(c.Key(key)).Milliseconds(1).Build()).Error(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -170,11 +170,18 @@ type blob struct {
 
 // TestNearTierMemoryBound: filling the tier with ten times its bound keeps
 // the heap's growth within 1.3 times the bound.
+//
+// Two things are not the tier's to decide and are kept out of the figure:
+// the store call's budget (a fake store that never blocks can still miss
+// its 50 ms on a loaded machine, which would be a miss, not a memory
+// question), hence the generous Timeout; and when otter applies its
+// buffered writes and evicts, which it does on a goroutine of its own, so
+// the heap is measured once the tier has settled within its bound.
 func TestNearTierMemoryBound(t *testing.T) {
 	const bound = 4 << 20
 	ctx := context.Background()
 	s := newTrackedStore()
-	c := newCache(t, larder.Options{Store: s, LocalMaxBytes: bound})
+	c := newCache(t, larder.Options{Store: s, LocalMaxBytes: bound, Timeout: time.Minute})
 	val := blob{Name: strings.Repeat("n", 200), Tags: []string{strings.Repeat("t", 100), strings.Repeat("u", 100)},
 		Attrs: map[string]string{"a": strings.Repeat("x", 100), "b": strings.Repeat("y", 100)}}
 	// Every key reads the same stored bytes, so that what grows is the
@@ -191,21 +198,43 @@ func TestNearTierMemoryBound(t *testing.T) {
 	var b blob
 	for _, k := range keys {
 		if ok, _ := c.Get(ctx, k, &b); !ok {
-			t.Fatalf("Get(%s) missed", k)
+			t.Fatalf("Get(%s) missed: %+v", k, c.Stats().Store)
 		}
 	}
+	settled(t, c, bound)
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	st := c.Stats().Local
 	t.Logf("%d entries read (~%d MiB decoded); tier holds %d entries, %d bytes by its weigher; heap %d → %d bytes, grew %.2f MiB for a %d MiB bound (%.2f×); %d evictions",
 		len(keys), len(keys)*900>>20, st.Entries, st.Bytes, before.HeapAlloc, after.HeapAlloc, float64(growth)/(1<<20), bound>>20, float64(growth)/bound, st.Evictions)
+	if st.Bytes > bound {
+		t.Fatalf("the tier holds %d bytes by its weigher, over its %d-byte bound", st.Bytes, bound)
+	}
 	if growth > bound*13/10 {
 		t.Fatalf("heap grew %d bytes, over 1.3 × the %d-byte bound", growth, bound)
 	}
 	if st.Evictions == 0 {
 		t.Fatal("no evictions: the test did not overfill the tier")
 	}
+}
+
+// settled waits until c's tier has applied its writes and evictions: its
+// weighed size within bound and unchanged between two looks. otter does
+// that work on a goroutine of its own, which a loaded machine may run late.
+func settled(t *testing.T, c *larder.Cache, bound uint64) {
+	t.Helper()
+	var last larder.TierStats
+	waitFor(t, 10*time.Second, func() bool {
+		st := c.Stats().Local
+		same := st == last
+		last = st
+		if !same || st.Bytes > bound {
+			time.Sleep(10 * time.Millisecond)
+			return false
+		}
+		return true
+	})
 }
 
 // TestNearTierSurvivesReusedDestinations: decoding into a variable that

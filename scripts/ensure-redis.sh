@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Makes sure a redis-server binary exists for the tests, which start their own
 # throwaway servers on free loopback ports (they never use the shared 6379).
-# On Debian as root it installs the package when it is missing; elsewhere it
-# explains what to do. Under CI=true a missing server is an error, never a skip.
+#
+# It installs system packages only when asked to: under CI=true, or with
+# LARDER_INSTALL=1, on Debian as root, it installs Debian's redis-server
+# package when the binary is missing. Otherwise it says what to install and
+# fails, so that a missing server is never a silent skip of the Redis tests.
 set -euo pipefail
 
 find_redis() {
@@ -18,7 +21,12 @@ if bin=$(find_redis); then
 	exit 0
 fi
 
-if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null; then
+may_install=
+if [ "${CI:-}" = true ] || [ "${LARDER_INSTALL:-}" = 1 ]; then
+	may_install=1
+fi
+
+if [ -n "$may_install" ] && [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null; then
 	echo "redis-server not found: installing Debian's redis-server package"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
@@ -35,11 +43,20 @@ if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/
 		echo "redis-server installed: $("$bin" --version | head -1)"
 		exit 0
 	fi
-fi
-
-msg="redis-server not found. Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) and run make test again."
-if [ "${CI:-}" = true ]; then
-	echo "error: $msg" >&2
+	echo "error: the redis-server package installed no redis-server binary" >&2
 	exit 1
 fi
-echo "warning: $msg Tests that need Redis will be skipped." >&2
+
+{
+	echo "error: redis-server not found; the tests need it (they start their own servers)."
+	echo "Install it and run the command again:"
+	echo "  Debian/Ubuntu: sudo apt-get install redis-server"
+	echo "  Fedora:        sudo dnf install redis"
+	echo "  macOS:         brew install redis"
+	if [ -n "$may_install" ]; then
+		echo "(Installing it here needs root on Debian with apt-get.)"
+	else
+		echo "Or let this script install it with apt-get (Debian, as root): LARDER_INSTALL=1 make test"
+	fi
+} >&2
+exit 1
