@@ -9,11 +9,11 @@ import (
 	"testing"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/cmd/server/internal/server"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 	"github.com/larderhq/larder/config"
-	"github.com/larderhq/larder/internal/app/server"
-	"github.com/larderhq/larder/internal/app/sqlstore"
-	"github.com/larderhq/larder/internal/app/sqlstore/sqltest"
-	"github.com/larderhq/larder/internal/app/user"
 	"github.com/larderhq/larder/internal/redistest"
 )
 

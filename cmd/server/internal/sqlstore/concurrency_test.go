@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder/internal/app/sqlstore"
-	"github.com/larderhq/larder/internal/app/sqlstore/sqltest"
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
 // TestConcurrentAccess runs 32 goroutines mixing every read and write, as a

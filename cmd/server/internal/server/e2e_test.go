@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/larderhq/larder/internal/app/server"
-	"github.com/larderhq/larder/internal/app/sqlstore/sqltest"
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/server"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 	"github.com/larderhq/larder/internal/redistest"
 )
 

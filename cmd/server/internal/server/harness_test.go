@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
-	"github.com/larderhq/larder/internal/app/server"
+	"github.com/larderhq/larder/cmd/server/internal/server"
 )
 
 // service is one running instance of the reference service, over real HTTP.

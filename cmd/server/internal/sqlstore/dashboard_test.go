@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder/internal/app/sqlstore/sqltest"
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
 func TestDashboardEmpty(t *testing.T) {

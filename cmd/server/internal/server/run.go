@@ -15,10 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/larderhq/larder"
-	"github.com/larderhq/larder/internal/app/cached"
-	"github.com/larderhq/larder/internal/app/httpapi"
-	"github.com/larderhq/larder/internal/app/sqlstore"
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/cached"
+	"github.com/larderhq/larder/cmd/server/internal/httpapi"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 	"github.com/larderhq/larder/prommetrics"
 )
 

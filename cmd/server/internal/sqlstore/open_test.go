@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/larderhq/larder/internal/app/sqlstore"
-	"github.com/larderhq/larder/internal/app/sqlstore/sqltest"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 )
 
 func TestOpenDSNs(t *testing.T) {

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder/internal/app/sqlstore/sqltest"
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
 func ptr(s string) *string { return &s }

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
-	"github.com/larderhq/larder/internal/app/cached"
-	"github.com/larderhq/larder/internal/app/sqlstore"
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/cached"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 	"github.com/larderhq/larder/memstore"
 )
 

@@ -7,8 +7,8 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cacheadmin"
-	"github.com/larderhq/larder/internal/app/cached"
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/cached"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
 // Pinger is what /readyz asks: the database.

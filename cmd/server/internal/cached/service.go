@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
 // Options tunes a Service. Zero values mean the documented defaults.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
 // SeedSpan is how far before Seed's now the demo users' creation times go

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
 // Dashboard implements user.Service. Its four aggregates come from one

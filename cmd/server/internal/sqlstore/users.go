@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
 // Store implements the domain's service.

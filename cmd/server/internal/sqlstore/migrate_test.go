@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder/internal/app/sqlstore"
-	"github.com/larderhq/larder/internal/app/sqlstore/sqltest"
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
 // TestMigrationsIdempotent opens the same database again and again: the

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder/internal/app/sqlstore"
-	"github.com/larderhq/larder/internal/app/sqlstore/sqltest"
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
 // testEpoch is the clock's start in most tests: a fixed instant with a

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/larderhq/larder/internal/app/sqlstore/sqltest"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 )
 
 func TestEngines(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder/cacheadmin"
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cacheadmin"
-	"github.com/larderhq/larder/internal/app/user"
+	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
 // errBadRequest marks input the handlers reject before the service sees it
