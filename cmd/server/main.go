@@ -10,8 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/larderhq/larder/cmd/server/internal/server"
 	"github.com/larderhq/larder/config"
-	"github.com/larderhq/larder/internal/app/server"
 )
 
 func main() {

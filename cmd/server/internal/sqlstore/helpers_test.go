@@ -1,0 +1,102 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
+	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
+	"github.com/larderhq/larder/cmd/server/internal/user"
+)
+
+// testEpoch is the clock's start in most tests: a fixed instant with a
+// nanosecond part, to show that stores keep microseconds and drop the rest.
+var testEpoch = time.Date(2024, time.March, 15, 10, 0, 0, 123456789, time.UTC)
+
+// fakeClock is a settable clock that advances by step on every reading, so
+// that successive writes get distinct, predictable timestamps.
+type fakeClock struct {
+	mu   sync.Mutex
+	now  time.Time
+	step time.Duration
+}
+
+func newClock(start time.Time, step time.Duration) *fakeClock {
+	return &fakeClock{now: start, step: step}
+}
+
+// Now returns the current time and then advances it by step.
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.now
+	c.now = c.now.Add(c.step)
+	return t
+}
+
+// Set moves the clock to t.
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// open opens a Store on e with clock c (nil for time.Now), closed at cleanup.
+func open(t *testing.T, e sqltest.Engine, c *fakeClock) *sqlstore.Store {
+	t.Helper()
+	opts := sqlstore.Options{}
+	if c != nil {
+		opts.Clock = c.Now
+	}
+	s, err := sqlstore.Open(context.Background(), e.DSN, opts)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", e.Name, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// mustCreate creates a user with the given email and a name derived from it.
+func mustCreate(t *testing.T, s *sqlstore.Store, email string) user.User {
+	t.Helper()
+	u, err := s.Create(context.Background(), user.NewUser{Name: "User " + email, Email: email, Bio: "bio of " + email})
+	if err != nil {
+		t.Fatalf("Create(%s): %v", email, err)
+	}
+	return u
+}
+
+// wantErr fails t unless err wraps want (or is nil when want is nil).
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	switch {
+	case want == nil && err != nil:
+		t.Fatalf("%s: unexpected error %v", what, err)
+	case want != nil && !errors.Is(err, want):
+		t.Fatalf("%s: err = %v, want one wrapping %v", what, err, want)
+	}
+}
+
+func ids(users []user.User) []int64 {
+	out := make([]int64, len(users))
+	for i, u := range users {
+		out[i] = u.ID
+	}
+	return out
+}
+
+func count(t *testing.T, s *sqlstore.Store) int {
+	t.Helper()
+	p, err := s.List(context.Background(), 1, 1)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	return p.Total
+}
