@@ -404,3 +404,37 @@ func TestRefusedKeyDoesNotTripBreaker(t *testing.T) {
 		t.Fatalf("breaker %s with %d errors counted; want closed, errors counted", st.Breaker, st.Store.Errors)
 	}
 }
+
+// TestOneCountingPath: Stats and the Recorder count the same things under
+// the same names: a fill is a Set (not a lease), InvalidateTags is an
+// invalidation (not a Delete), and reading a tag's generation is no miss.
+func TestOneCountingPath(t *testing.T) {
+	for name, open := range modes(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			rec := &recorder{}
+			c := open(t, larder.Options{Recorder: rec, LocalMaxBytes: -1})
+			load := func(context.Context) (string, error) { return "page", nil }
+			if _, err := larder.Fetch(ctx, c, "list:1", load, larder.Tags("lists")); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.InvalidateTags(ctx, "lists"); err != nil {
+				t.Fatal(err)
+			}
+			st := c.Stats().Store
+			if st.Misses != 1 || st.Sets != 1 || st.Deletes != 0 {
+				t.Fatalf("Stats: %d misses, %d sets, %d deletes; want 1 miss (the entry), 1 set (the fill), 0 deletes", st.Misses, st.Sets, st.Deletes)
+			}
+			if n := rec.count(larder.OpSet, larder.OutcomeOK); n != 1 {
+				t.Fatalf("Recorder: %d sets, want 1 (the fill)", n)
+			}
+			if n := rec.count(larder.OpGet, larder.OutcomeMiss); n != 1 {
+				t.Fatalf("Recorder: %d get misses, want 1", n)
+			}
+			if rec.count(larder.OpDelete, larder.OutcomeOK) != 0 || rec.count(larder.OpInvalidate, larder.OutcomeOK) != 1 {
+				t.Fatalf("Recorder: InvalidateTags counted as %d deletes and %d invalidations, want 0 and 1",
+					rec.count(larder.OpDelete, larder.OutcomeOK), rec.count(larder.OpInvalidate, larder.OutcomeOK))
+			}
+		})
+	}
+}

@@ -51,9 +51,12 @@ const (
 	OpLease
 	// OpInvalidate is writing a tag's new generation (InvalidateTags).
 	OpInvalidate
+	// OpTag is reading a tag's generation, or starting one (Fetch with
+	// Tags, and Get of an entry filed under tags).
+	OpTag
 )
 
-var opNames = [...]string{"get", "set", "delete", "exists", "clear", "ping", "count", "info", "lease", "invalidate"}
+var opNames = [...]string{"get", "set", "delete", "exists", "clear", "ping", "count", "info", "lease", "invalidate", "tag"}
 
 // NumOps is the number of Op values, dense from zero.
 const NumOps = len(opNames)

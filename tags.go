@@ -99,7 +99,7 @@ func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, 
 	for range 3 {
 		if read {
 			var raw []byte
-			r, _, _ := c.do(ctx, OpGet, full, func(ctx context.Context) error {
+			r, _, _ := c.do(ctx, OpTag, full, func(ctx context.Context) error {
 				var err error
 				raw, err = c.store.Get(ctx, full)
 				return err
@@ -116,7 +116,7 @@ func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, 
 		if cs, ok := c.store.(ConditionalStore); ok {
 			// Two processes starting a generation at once must agree on
 			// one, or their entries would record different ones.
-			won, ok := c.cond(ctx, OpSet, full, func(ctx context.Context) (bool, error) {
+			won, ok := c.cond(ctx, OpTag, full, func(ctx context.Context) (bool, error) {
 				return cs.SetNX(ctx, full, []byte(gen), tagTTL)
 			})
 			if !ok {
@@ -127,7 +127,7 @@ func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, 
 			}
 			continue // lost the race: read the winner's
 		}
-		r, _, _ := c.do(ctx, OpSet, full, func(ctx context.Context) error {
+		r, _, _ := c.do(ctx, OpTag, full, func(ctx context.Context) error {
 			return c.store.Set(ctx, full, []byte(gen), tagTTL)
 		})
 		if r != callOK {
@@ -151,7 +151,7 @@ func (c *Cache) tagsCurrent(ctx context.Context, tags []tagGen) bool {
 	vals := make([][]byte, len(keys))
 	var r callResult
 	if bs, ok := c.store.(BatchStore); ok {
-		r, _, _ = c.do(ctx, OpGet, keys[0], func(ctx context.Context) error {
+		r, _, _ = c.do(ctx, OpTag, keys[0], func(ctx context.Context) error {
 			var err error
 			vals, err = bs.GetMany(ctx, keys)
 			if err == nil && len(vals) != len(keys) {
@@ -161,7 +161,7 @@ func (c *Cache) tagsCurrent(ctx context.Context, tags []tagGen) bool {
 		})
 	} else {
 		for i, k := range keys {
-			r, _, _ = c.do(ctx, OpGet, k, func(ctx context.Context) error {
+			r, _, _ = c.do(ctx, OpTag, k, func(ctx context.Context) error {
 				var err error
 				vals[i], err = c.store.Get(ctx, k)
 				return err
