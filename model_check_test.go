@@ -26,7 +26,8 @@ var modelModel = porcupine.Model{
 		byKey := map[string][]porcupine.Operation{}
 		var keys []string
 		for _, op := range history {
-			k := op.Input.(*modelOp).key
+			in := op.Input.(*modelOp)
+			k := fmt.Sprintf("%s\x00%d", in.key, in.view)
 			if byKey[k] == nil {
 				keys = append(keys, k)
 			}

@@ -327,6 +327,7 @@ type modelOp struct {
 	ret    int64
 	shift  int64 // the call time porcupine sees (see above modelLag)
 	dbRead bool  // left out: a loader read the value during the call
+	view   int   // the instance whose reads this copy is checked with
 }
 
 // modelLoad is one load that returned a value (0: not found).
@@ -905,31 +906,42 @@ func (r *modelRun) history(tally *modelTally) []porcupine.Operation {
 		loads[l.key] = append(loads[l.key], l)
 	}
 	var out []porcupine.Operation
-	for _, op := range r.rec.ops {
-		op.shift = op.call
-		if !op.write {
-			op.shift = op.call - lag
-			for _, w := range writes[keyInst{op.key, op.inst}] {
-				if w.ret < op.call {
-					// Strictly after: porcupine takes a call at the
-					// instant of a return as concurrent with it.
-					op.shift = max(op.shift, w.ret+1)
+	// Each instance's reads are checked in a view of their own: with the
+	// key's writes made on that instance as they happened, and those made
+	// on the other instance stretched by the lag (a write there may reach
+	// this instance up to modelLag after it returned). So a read must see
+	// every write of its own instance that returned before it began, and
+	// every write of the other that returned more than the lag before.
+	for view := range 2 {
+		for _, op := range r.rec.ops {
+			if !op.write {
+				if op.inst != view {
+					continue
 				}
-			}
-			if !strings.HasPrefix(op.what, "Get") {
-				for _, l := range loads[op.key] {
-					if l.value == op.value && l.start >= op.call && l.start <= op.ret {
-						op.dbRead = true
-						break
+				if !strings.HasPrefix(op.what, "Get") {
+					for _, l := range loads[op.key] {
+						if l.value == op.value && l.start >= op.call && l.start <= op.ret {
+							op.dbRead = true
+							break
+						}
 					}
 				}
-			}
-			if op.dbRead {
-				tally.dbReads++
+				if op.dbRead {
+					tally.dbReads++
+					continue
+				}
+				v := *op
+				v.shift, v.view = op.call, view
+				out = append(out, porcupine.Operation{ClientId: op.client, Input: &v, Output: op.value, Call: v.shift, Return: v.ret})
 				continue
 			}
+			v := *op
+			v.shift, v.view = op.call, view
+			if op.inst != view {
+				v.ret = op.ret + lag
+			}
+			out = append(out, porcupine.Operation{ClientId: op.client, Input: &v, Output: op.value, Call: v.shift, Return: v.ret})
 		}
-		out = append(out, porcupine.Operation{ClientId: op.client, Input: op, Output: op.value, Call: op.shift, Return: op.ret})
 	}
 	return out
 }
