@@ -63,7 +63,8 @@ func ExampleEscapeGlob() {
 }
 
 func ExampleOptions_off() {
-	// A nil Store is the guide's DEBUG mode: reads miss, writes do nothing.
+	// A nil Store is off mode, for development without Redis (DEBUG=true
+	// in package config): reads miss, writes do nothing.
 	c, _ := larder.New(larder.Options{})
 	defer c.Close()
 	_ = c.Set(context.Background(), "k", 1, 0)

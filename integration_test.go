@@ -16,8 +16,8 @@ import (
 
 func TestMain(m *testing.M) { redistest.Main(m) }
 
-// modes builds one Cache per real store: the guide's tests run against
-// each.
+// modes builds one Cache per real store, so that the operation tests
+// below run against each.
 func modes(t *testing.T) map[string]func(t *testing.T, o larder.Options) *larder.Cache {
 	return map[string]func(t *testing.T, o larder.Options) *larder.Cache{
 		"memory": func(t *testing.T, o larder.Options) *larder.Cache {
@@ -51,8 +51,9 @@ type profile struct {
 	Manager *profile          `json:"manager,omitempty"`
 }
 
-// TestGuideOperations is the guide's "all cache operations work correctly"
-// and "JSON serialization/deserialization", against real stores.
+// TestGuideOperations checks every basic operation (Set, Get, Exists,
+// Clear, Count, Delete, expiry) and the JSON round trip of a value with
+// nested structs, maps, times and non-ASCII text, against real stores.
 func TestGuideOperations(t *testing.T) {
 	for name, open := range modes(t) {
 		t.Run(name, func(t *testing.T) {
@@ -264,7 +265,8 @@ func BenchmarkFailOpen(b *testing.B) {
 	}
 }
 
-// TestCloseLeavesNothingRunning is the guide's "connection cleanup".
+// TestCloseLeavesNothingRunning checks that Close ends every goroutine
+// the Cache and its store started, connected or not.
 func TestCloseLeavesNothingRunning(t *testing.T) {
 	srv := redistest.Shared(t)
 	opts := append(redistest.LeakOptions(), goleak.IgnoreCurrent())

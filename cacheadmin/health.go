@@ -30,9 +30,10 @@ type healthBody struct {
 	Error     string              `json:"error,omitempty"`
 }
 
-// Health returns the handler of the guide's /health/cache endpoint. It pings
-// the store with c.Ping, which is bounded by the cache's Options.Timeout
-// and asks the store even while the circuit breaker is open, and answers
+// Health returns the handler of a cache health endpoint, usually mounted
+// at GET /health/cache. It pings the store with [larder.Cache.Ping], which
+// is bounded by [larder.Options.Timeout] and asks the store even while the
+// circuit breaker is open, and answers
 //
 //	{"status": "healthy", "mode": "redis", "latency_ms": 0.42, "breaker": "closed"}
 //

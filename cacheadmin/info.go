@@ -25,8 +25,9 @@ type infoStats struct {
 	Local tierBody `json:"local"`
 }
 
-// Info returns the handler of the guide's /examples/cache/info endpoint,
-// which describes the cache as a whole:
+// Info returns the handler of an administrative endpoint that describes
+// the cache as a whole (mounted at GET /admin/cache/info in the package
+// example, behind [RequireToken]):
 //
 //	{
 //	  "mode": "redis", "namespace": "myapp", "enabled": true,

@@ -30,21 +30,25 @@ type statsBody struct {
 	ConnectedClients *int64  `json:"connected_clients"`
 	TotalCommands    *int64  `json:"total_commands"`
 
-	// The store tier's counters are at the top level, as in the guide's
-	// response; the local tier has its own object.
+	// The store tier's counters sit at the top level, beside the server's
+	// figures, so that a client written for an endpoint that returned
+	// only used_memory, connected_clients and total_commands keeps
+	// working; the local tier has its own object.
 	tierBody
 	Local tierBody `json:"local"`
 
 	Unavailable map[string]string `json:"unavailable,omitempty"`
 }
 
-// disabledBody is the Stats response in off mode, as in the guide.
+// disabledBody is the Stats response in off mode: a message, not zeros,
+// so that nobody reads an idle cache where there is none.
 type disabledBody struct {
 	Message string `json:"message"`
 }
 
-// Stats returns the handler of the guide's /admin/cache/stats endpoint. In
-// off mode it answers {"message": "Cache disabled"}. Otherwise it answers
+// Stats returns the handler of an administrative statistics endpoint,
+// usually mounted at GET /admin/cache/stats behind [RequireToken]. In off
+// mode it answers {"message": "Cache disabled"}. Otherwise it answers
 //
 //	{
 //	  "mode": "redis", "namespace": "myapp", "breaker": "closed",

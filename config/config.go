@@ -17,8 +17,9 @@ import (
 // from the envDefault tags through Load or Parse). A Config is a plain value,
 // safe to copy and to read from several goroutines.
 type Config struct {
-	// Debug is the guide's DEBUG: true turns the cache off unless
-	// CACHE_MODE says otherwise.
+	// Debug is the development switch: true turns the cache off (every
+	// read misses, every write is dropped, loaders run directly) unless
+	// CACHE_MODE says otherwise, so that a developer needs no Redis.
 	Debug bool `env:"DEBUG"`
 	// Mode forces a mode: off, memory or redis. Empty means: off when
 	// DEBUG is true, redis when REDIS_URL or REDIS_HOST is set, memory
@@ -39,8 +40,10 @@ type Config struct {
 	// RedisURL is redis://[user:password@]host:port/db, rediss:// for TLS.
 	// It wins over the REDIS_HOST family.
 	RedisURL string `env:"REDIS_URL"`
-	// RedisHost, RedisPort, RedisDB, RedisUsername and RedisPassword are
-	// the guide's separate connection variables.
+	// RedisHost, RedisPort, RedisDB, RedisUsername and RedisPassword
+	// locate Redis piece by piece, for deployments that pass the host and
+	// the password separately (a compose file, a secret store) rather than
+	// as one URL. Setting RedisHost selects redis mode.
 	RedisHost     string `env:"REDIS_HOST"`
 	RedisPort     int    `env:"REDIS_PORT" envDefault:"6379"`
 	RedisDB       int    `env:"REDIS_DB" envDefault:"0"`
@@ -49,8 +52,10 @@ type Config struct {
 	// RedisTLS turns on TLS for the REDIS_HOST family (REDIS_URL says it
 	// with rediss://).
 	RedisTLS bool `env:"REDIS_TLS"`
-	// RedisMaxConnections is the guide's REDIS_MAX_CONNECTIONS; see
-	// redisstore.Options.MaxConnections for how it maps onto rueidis.
+	// RedisMaxConnections bounds the connections to each Redis node; see
+	// [redisstore.Options.MaxConnections] for how it maps onto rueidis,
+	// which pipelines commands over a few connections instead of keeping
+	// one per request.
 	RedisMaxConnections int `env:"REDIS_MAX_CONNECTIONS" envDefault:"10"`
 }
 

@@ -14,8 +14,8 @@ import (
 
 func TestMain(m *testing.M) { redistest.Main(m) }
 
-// TestEnvironmentAware is the guide's "disabled in DEBUG, enabled in
-// production", through the configuration a deployment uses.
+// TestEnvironmentAware checks that the cache is off under DEBUG and on
+// otherwise, through the configuration a deployment uses.
 func TestEnvironmentAware(t *testing.T) {
 	srv := redistest.Shared(t)
 	for _, tc := range []struct {

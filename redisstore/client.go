@@ -9,12 +9,15 @@ import (
 func (s *Store) Mode() larder.Mode { return larder.ModeRedis }
 
 // ClientOf returns the rueidis client under c, for the rare raw command
-// the Cache does not offer: the guide's get_redis_cache(). It returns nil
-// unless c is in redis mode and connected. Keys written through the client
-// bypass the namespace unless the caller adds it (see Cache.Key). The
-// client is safe for concurrent use; do not close it, c owns it. A Cache
-// created later over the same store may replace the client (see
-// Store.Track), so get it again for each piece of work.
+// the Cache does not offer. It returns nil unless c is in redis mode and
+// its store has connected: a caller tests for nil and does without the
+// raw command in off and memory modes, and while a Redis that was
+// unreachable at start-up has not answered yet. Keys written through the
+// client bypass the namespace unless the caller adds it (see
+// [larder.Cache.Key]). The client is safe for concurrent use; do not
+// close it, c owns it. A Cache created later over the same store may
+// replace the client (see [Store.Track]), so get it again for each piece
+// of work.
 func ClientOf(c *larder.Cache) rueidis.Client {
 	if s, ok := c.Store().(*Store); ok {
 		return s.Client()

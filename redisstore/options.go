@@ -17,10 +17,11 @@ import (
 
 // Defaults applied to zero-valued Options fields.
 const (
-	// DefaultAddr is the server used when neither URL nor Addr is set, the
-	// guide's REDIS_HOST=localhost and REDIS_PORT=6379.
+	// DefaultAddr is the server used when neither URL nor Addr is set: a
+	// Redis on this machine, on its standard port.
 	DefaultAddr = "localhost:6379"
-	// DefaultMaxConnections is the guide's REDIS_MAX_CONNECTIONS default.
+	// DefaultMaxConnections is the default of [Options.MaxConnections],
+	// and of REDIS_MAX_CONNECTIONS in package config.
 	DefaultMaxConnections = 10
 	// DefaultDialTimeout bounds connecting and the connection handshake.
 	DefaultDialTimeout = 5 * time.Second
@@ -74,8 +75,8 @@ type Options struct {
 	TLS *tls.Config
 
 	// MaxConnections bounds the connections the store opens to each
-	// Redis node (the guide's REDIS_MAX_CONNECTIONS). Zero means
-	// DefaultMaxConnections.
+	// Redis node (REDIS_MAX_CONNECTIONS in package config). Zero means
+	// [DefaultMaxConnections].
 	//
 	// rueidis sends concurrent non-blocking commands over a few shared,
 	// auto-pipelined connections, and takes a dedicated connection from a

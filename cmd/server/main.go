@@ -1,6 +1,10 @@
-// Command server is larder's reference service: the FastAPI Redis-cache
-// guide's application in Go. It runs on embedded defaults (SQLite and an
-// in-process cache) with no setup; see the README for its settings.
+// Command server is larder's reference service: users, profiles, paged
+// lists and a dashboard read from a SQL database, with larder in front
+// (cache-aside reads, versioned write-through, invalidation by tag), and
+// the cache's health, statistics and admin endpoints. It runs on embedded
+// defaults (SQLite and an in-process cache) with no setup; see the README
+// for its settings, and docs/from-fastapi.md for how it maps a FastAPI
+// service that caches in Redis.
 package main
 
 import (

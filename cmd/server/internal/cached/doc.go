@@ -1,6 +1,6 @@
-// Package cached puts a larder.Cache in front of a user.Service: the
-// guide's cache-aside reads, write-through updates and invalidation on
-// delete, in one layer, so that handlers know nothing of caching.
+// Package cached puts a larder.Cache in front of a user.Service:
+// cache-aside reads, write-through updates and invalidation on delete, in
+// one layer, so that handlers know nothing of caching.
 //
 // Keys (inside the cache's namespace):
 //

@@ -74,9 +74,9 @@ func userKey(id int64) string { return fmt.Sprintf("user:%d", id) }
 // the same number, so neither replaces a newer user with an older one.
 var userVersion = larder.Version(func(u user.User) int64 { return u.Version })
 
-// Get is cache-aside (the guide's pattern 1) through larder.Fetch: one
-// database read per missing key however many requests ask, "not found"
-// cached briefly, and the last value served if the database fails.
+// Get is cache-aside through [larder.Fetch]: one database read per
+// missing key however many requests ask, "not found" cached briefly, and
+// the last value served if the database fails.
 func (s *Service) Get(ctx context.Context, id int64) (user.User, error) {
 	u, err := fetch(ctx, s, userKey(id), func(ctx context.Context) (user.User, error) {
 		u, err := s.next.Get(ctx, id)
@@ -124,8 +124,9 @@ func (s *Service) Create(ctx context.Context, nu user.NewUser) (user.User, error
 	return u, nil
 }
 
-// Update writes the updated user through (the guide's pattern 2), versioned
-// by the row's version, which the database assigns in commit order, so that
+// Update writes the updated user through ([larder.Cache.SetVersioned]),
+// versioned by the row's version, which the database assigns in commit
+// order, so that
 // two racing updates, in this process or in two, can never leave the one
 // committed first cached; and it invalidates the lists and the dashboard,
 // which show users.
@@ -144,8 +145,8 @@ func (s *Service) Update(ctx context.Context, id int64, up user.Update) (user.Us
 	return u, nil
 }
 
-// Delete removes the user and invalidates every cached page and the
-// dashboard (the guide's pattern 3).
+// Delete removes the user, drops its cached entry and invalidates every
+// cached page and the dashboard by tag.
 func (s *Service) Delete(ctx context.Context, id int64) error {
 	err := s.next.Delete(ctx, id)
 	if err != nil && !errors.Is(err, user.ErrNotFound) {

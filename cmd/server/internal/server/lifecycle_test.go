@@ -45,7 +45,9 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
-// TestDebugDisablesCache is the guide's development mode.
+// TestDebugDisablesCache checks development mode: DEBUG=true turns the
+// cache off even with REDIS_URL set; reads bypass it, nothing is stored,
+// and health and stats say so.
 func TestDebugDisablesCache(t *testing.T) {
 	srv := redistest.Shared(t)
 	s := start(t, map[string]string{"DEBUG": "true", "REDIS_URL": "redis://" + srv.Addr(), "DATABASE_URL": sqltest.SQLite(t).DSN, "ADMIN_TOKEN": token}, server.Hooks{})
