@@ -97,7 +97,7 @@ func openAPI(routes []route, version string) []byte {
 	doc := obj{
 		"openapi": "3.0.3",
 		"info": obj{"title": "larder reference service", "version": version,
-			"description": "The FastAPI Redis-cache guide's application, in Go, behind larder."},
+			"description": "A users service in Go behind larder: cache-aside reads, versioned write-through, tag invalidation."},
 		"paths": paths,
 		"components": obj{
 			"schemas":         schemas(),
