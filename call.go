@@ -7,6 +7,11 @@ import (
 	"time"
 )
 
+// pastBreaker marks the retrier's context: kept invalidations go to the
+// store as soon as it answers, before the breaker lets other calls through
+// again (other instances may be serving what they remove).
+type pastBreaker struct{}
+
 // callResult is how one fail-open store call ended.
 type callResult uint8
 
@@ -31,7 +36,7 @@ func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Con
 	switch {
 	case c.local:
 		err = call(ctx)
-	case !c.breaker.allow():
+	case !c.breaker.allow() && ctx.Value(pastBreaker{}) == nil:
 		c.count(TierStore, op, OutcomeRejected, 0)
 		if op == OpGet {
 			c.counters[TierStore].add(op, OutcomeMiss, 1)

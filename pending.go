@@ -327,8 +327,9 @@ func (c *Cache) retryLoop(stop <-chan struct{}) {
 func (c *Cache) retryPending() bool {
 	r := c.pend.round()
 	ok := true
+	bg := context.WithValue(c.bgCtx, pastBreaker{}, true)
 	call := func(timeout time.Duration, fn func(ctx context.Context) error) bool {
-		ctx, cancel := context.WithTimeout(c.bgCtx, timeout)
+		ctx, cancel := context.WithTimeout(bg, timeout)
 		defer cancel()
 		return fn(ctx) == nil
 	}
@@ -365,7 +366,7 @@ func (c *Cache) retryPending() bool {
 		}
 	}
 	for key, w := range r.writes {
-		stored, failed := c.putOnce(c.bgCtx, key, w.raw, w.ttl, c.newer(key, w.version, w.ttl))
+		stored, failed := c.putOnce(bg, key, w.raw, w.ttl, c.newer(bg, key, w.version, w.ttl))
 		_ = stored // refused means a newer version is there: done too
 		if failed {
 			ok = false

@@ -37,21 +37,21 @@ func (c *Cache) SetVersioned(ctx context.Context, key string, v any, version int
 	if err != nil || raw == nil {
 		return false, err
 	}
-	return c.put(ctx, key, raw, ttl, c.newer(key, version, ttl), version)
+	return c.put(ctx, key, raw, ttl, c.newer(ctx, key, version, ttl), version)
 }
 
 // newer is SetVersioned's test of what a key holds: an entry of the same
 // or a newer version refuses the write. Before a write to an absent key is
 // let through, the key's floor (the newest version written) is raised to
 // version, and refuses the write if it is already higher.
-func (c *Cache) newer(key string, version int64, ttl time.Duration) keepFunc {
+func (c *Cache) newer(ctx context.Context, key string, version int64, ttl time.Duration) keepFunc {
 	return func(cur slot) (write, failed bool) {
 		if cur.state == slotEntry && cur.value() && cur.env.stamp != 0 && cur.env.version >= version {
 			return false, false
 		}
 		// An entry of the first format (no stamp) was versioned by rules
 		// of an earlier release; it cannot be compared, only replaced.
-		return c.raiseFloor(key, version, ttl)
+		return c.raiseFloor(ctx, key, version, ttl)
 	}
 }
 
@@ -61,13 +61,11 @@ const floorSuffix = "\x00floor"
 // raiseFloor raises key's floor to version and reports whether version is
 // at least the floor (write), or that the store failed (then the write is
 // kept and redone).
-func (c *Cache) raiseFloor(key string, version int64, ttl time.Duration) (write, failed bool) {
+func (c *Cache) raiseFloor(ctx context.Context, key string, version int64, ttl time.Duration) (write, failed bool) {
 	cs, ok := c.store.(ConditionalStore)
 	if !ok {
 		return true, false
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.bgCtx), 4*c.opts.Timeout)
-	defer cancel()
 	full := c.prefix + key + floorSuffix
 	// Outlive the entry, so that a late write still finds the floor.
 	life := 2*ttl + time.Minute
