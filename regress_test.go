@@ -30,16 +30,11 @@ var regressModes = []string{"memory", "redis"}
 // loop this guards against made hundreds of thousands in 30 s.
 const callBudget = 1000
 
-// foreignKinds are the values larder did not write that Fetch must replace.
-//
-// A key of another Redis type cannot be replaced by compare-and-swap (GET
-// refuses it): Fetch loads and answers without writing, and without
-// looping, which TestRegressForeignValueDeadline checks; replaced lists
-// only the kinds Fetch can replace.
-func foreignKinds(mode string) []string {
-	return replaceable(mode, true)
-}
-
+// replaceable lists the values larder did not write that a test plants
+// under a key; with wrongType, also a key of another Redis type, which
+// cannot be replaced by compare-and-swap (GET refuses it): Fetch then
+// loads and answers without writing, and without looping, which
+// TestRegressForeignValueDeadline checks.
 func replaceable(mode string, wrongType bool) []string {
 	kinds := []string{"garbage", "future format", "truncated"}
 	if mode == "redis" && wrongType {
