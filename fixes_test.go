@@ -438,3 +438,31 @@ func TestOneCountingPath(t *testing.T) {
 		})
 	}
 }
+
+// TestDeletedVersionStaysBehind: an older write-through that arrives after
+// the newer entry was deleted (or expired) is refused: the newest version
+// written outlives the entry. Without it the older value came back.
+func TestDeletedVersionStaysBehind(t *testing.T) {
+	for name, open := range modes(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			c := open(t, larder.Options{})
+			if ok, _ := c.SetVersioned(ctx, "row", vrow{2, "two"}, 2, time.Minute); !ok {
+				t.Fatal("SetVersioned(v2) refused")
+			}
+			if n, _ := c.Delete(ctx, "row"); n != 1 {
+				t.Fatalf("Delete = %d", n)
+			}
+			if ok, _ := c.SetVersioned(ctx, "row", vrow{1, "one"}, 1, time.Minute); ok {
+				t.Fatal("a late SetVersioned(v1) after v2 was deleted was stored")
+			}
+			var got vrow
+			if ok, _ := c.Get(ctx, "row", &got); ok {
+				t.Fatalf("Get = %+v, want a miss", got)
+			}
+			if ok, _ := c.SetVersioned(ctx, "row", vrow{3, "three"}, 3, time.Minute); !ok {
+				t.Fatal("SetVersioned(v3) refused")
+			}
+		})
+	}
+}

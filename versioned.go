@@ -46,11 +46,20 @@ func (c *Cache) SetVersioned(ctx context.Context, key string, v any, version int
 // version, and refuses the write if it is already higher.
 func (c *Cache) newer(ctx context.Context, key string, version int64, ttl time.Duration) keepFunc {
 	return func(cur slot) (write, failed bool) {
-		if cur.state == slotEntry && cur.value() && cur.env.stamp != 0 && cur.env.version >= version {
-			return false, false
+		if cur.value() && cur.env.stamp != 0 {
+			if cur.env.version >= version {
+				return false, false
+			}
+			// An older value is there: replacing it moves the key
+			// forward, whatever the floor says (a newer write that
+			// raised it may not have landed yet). Raise the floor too.
+			c.raiseFloor(ctx, key, version, ttl)
+			return true, false
 		}
-		// An entry of the first format (no stamp) was versioned by rules
-		// of an earlier release; it cannot be compared, only replaced.
+		// Absent (or a lease, a negative entry, an entry of the first
+		// format, whose version was set by rules of an earlier
+		// release): only the floor knows whether a newer version was
+		// written and then deleted or expired.
 		return c.raiseFloor(ctx, key, version, ttl)
 	}
 }
