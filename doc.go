@@ -21,8 +21,10 @@
 // circuit breaker, statistics — and a Store (package memstore, package
 // redisstore, or your own) only moves bytes. This is the split of
 // database/sql and database/sql/driver: Store is a small interface, and
-// optional powers (ConditionalStore, BatchStore, InvalidationSource,
-// Counter, Infoer) are interfaces the Cache detects with a type assertion.
+// optional powers ([ConditionalStore], [BatchStore], [InvalidationSource],
+// [SelfReporter], [Counter], [Infoer], [Sizer], [ModeReporter],
+// [LocalStore]) are interfaces the Cache detects with a type assertion;
+// [Store] says what the Cache does without each.
 //
 // A cache must never take a service down. Every read and write fails open:
 // when the store errs, exceeds Options.Timeout (50 ms by default) or has

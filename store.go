@@ -43,9 +43,24 @@ import (
 //   - Errors other than ErrNotFound mean the back end failed; the Cache
 //     counts them and fails open.
 //
-// Optional powers are separate interfaces (ConditionalStore, BatchStore,
-// InvalidationSource, Counter), detected by the Cache with a type assertion,
-// in the way net/http detects http.Flusher.
+// Optional powers are separate interfaces, detected by the Cache with a
+// type assertion, in the way net/http detects http.Flusher; without one
+// the Cache does without that power:
+//
+//   - [ConditionalStore]: leases and compare-and-swap. Without it, Fetch
+//     fills by plain Set (no protection across processes) and
+//     SetVersioned is a plain Set.
+//   - [BatchStore]: a tagged entry and its tags' generations in one round
+//     trip. Without it, one round trip each.
+//   - [InvalidationSource]: keeps the in-process tier coherent. Without
+//     it, tier entries live for Options.LocalFallbackTTL only.
+//   - [SelfReporter]: heartbeats bound the tier's lag (Options.LocalLag).
+//     Without it, the tier trusts the stream of changes as it comes.
+//   - [Counter], [Infoer], [Sizer]: statistics. Without them, Count
+//     reports -1 and Info nil.
+//   - [ModeReporter]: the Mode a Cache reports. Without it, ModeCustom.
+//   - [LocalStore]: an in-process store, called without a budget or a
+//     breaker. Without it, the store is treated as remote.
 type Store interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
