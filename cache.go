@@ -344,7 +344,7 @@ func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Du
 		if cur.state == slotAbsent {
 			// Reserve the key first: a SetNX of the value itself, if it
 			// executed late, could land after a Delete of the value.
-			lease := c.reservation()
+			lease := newLease()
 			won, ok := c.cond(ctx, OpLease, full, func(ctx context.Context) (bool, error) {
 				return cs.SetNX(ctx, full, lease, reserveTTL)
 			})
@@ -387,9 +387,10 @@ func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Du
 // round trip later, unless the writer dies in between.
 const reserveTTL = time.Second
 
-// reservation is the placeholder a write reserves an absent key with: a
-// lease, which fillers wait for rather than take over.
-func (c *Cache) reservation() []byte {
+// newLease returns a lease: the placeholder a fill holds while it loads,
+// and a write reserves an absent key with; fillers wait for one rather
+// than take it over.
+func newLease() []byte {
 	return envelope{flags: flagLease, value: token()}.encode()
 }
 

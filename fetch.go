@@ -96,17 +96,10 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 		return direct(ctx, c, key, load)
 	}
 	full := c.prefix + key
-	var cur slot
-	var gens []tagGen
-	if len(o.tags) == 0 {
-		cur, err = c.read(ctx, full)
-	} else {
-		var ok bool
-		cur, gens, ok, err = c.readTagged(ctx, full, o.tags)
-		if err == nil && !ok {
-			// Without the tags' generations no entry can be trusted.
-			return direct(ctx, c, key, load)
-		}
+	cur, gens, ok, err := c.readTagged(ctx, full, o.tags)
+	if err == nil && !ok {
+		// Without the tags' generations no entry can be trusted.
+		return direct(ctx, c, key, load)
 	}
 	if err != nil {
 		return zero, err
@@ -256,21 +249,17 @@ func fillOnce[T any](ctx context.Context, c *Cache, key, full string, cur slot, 
 		}
 		return v, encodeErr(key, v, data, err)
 	}
-	lease := envelope{flags: flagLease, value: token()}.encode()
+	lease := newLease()
 	waitUntil := c.opts.Clock.Now().Add(o.wait)
 	polls := int(o.wait/fillPause) + 1
 	pause := fillPause
 	var old slot // what the lease replaced
 	if cur.state == slotUnknown {
 		var err error
-		if len(o.tags) == 0 {
-			cur, err = c.read(ctx, full)
-		} else {
-			var ok bool
-			cur, gens, ok, err = c.readTagged(ctx, full, o.tags)
-			if err == nil && !ok {
-				return direct(ctx, c, key, load)
-			}
+		var ok bool
+		cur, gens, ok, err = c.readTagged(ctx, full, o.tags)
+		if err == nil && !ok {
+			return direct(ctx, c, key, load)
 		}
 		if err != nil {
 			return zero, err

@@ -3,6 +3,7 @@ package larder
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,13 +79,7 @@ func (p *pending) addWrite(key string, raw []byte, ttl time.Duration, version in
 		if w, ok := p.writes[key]; !ok || w.version < version {
 			p.writes[key] = pendingWrite{seq: p.seq, raw: raw, ttl: ttl, version: version}
 		}
-		if len(p.keys)+len(p.tags)+len(p.patterns)+len(p.writes) > p.max {
-			p.all = p.seq
-			clear(p.keys)
-			clear(p.tags)
-			clear(p.patterns)
-			clear(p.writes)
-		}
+		p.capAt()
 	}
 	p.recount()
 	p.mu.Unlock()
@@ -124,17 +119,25 @@ func (p *pending) add(m map[string]uint64, items []string) {
 		}
 		m[it] = p.seq
 	}
-	if p.all == 0 && len(p.keys)+len(p.tags)+len(p.patterns)+len(p.writes) > p.max {
-		// Past the cap: one namespace-wide Clear stands for all of them.
-		p.all = p.seq
-		clear(p.keys)
-		clear(p.tags)
-		clear(p.patterns)
-		clear(p.writes)
+	if p.all == 0 {
+		p.capAt()
 	}
 	p.recount()
 	p.mu.Unlock()
 	p.signal()
+}
+
+// capAt applies the cap: past it, one namespace-wide Clear stands for
+// every entry. p.mu is held.
+func (p *pending) capAt() {
+	if len(p.keys)+len(p.tags)+len(p.patterns)+len(p.writes) <= p.max {
+		return
+	}
+	p.all = p.seq
+	clear(p.keys)
+	clear(p.tags)
+	clear(p.patterns)
+	clear(p.writes)
 }
 
 func (p *pending) recount() {
@@ -199,7 +202,7 @@ type pendingRound struct {
 func (p *pending) round() pendingRound {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	r := pendingRound{all: p.all, keys: clone(p.keys), tags: clone(p.tags), patterns: clone(p.patterns),
+	r := pendingRound{all: p.all, keys: maps.Clone(p.keys), tags: maps.Clone(p.tags), patterns: maps.Clone(p.patterns),
 		writes: make(map[string]pendingWrite, len(p.writes)), leases: make(map[string]pendingLease, len(p.leases))}
 	for k, w := range p.writes {
 		r.writes[k] = w
@@ -239,14 +242,6 @@ func (p *pending) hasLeases() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.leases) > 0
-}
-
-func clone(m map[string]uint64) map[string]uint64 {
-	out := make(map[string]uint64, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // done removes what a round took to the store, unless added again since.
@@ -366,9 +361,8 @@ func (c *Cache) retryPending() bool {
 		}
 	}
 	for key, w := range r.writes {
-		stored, failed := c.putOnce(bg, key, w.raw, w.ttl, c.newer(bg, key, w.version, w.ttl))
-		_ = stored // refused means a newer version is there: done too
-		if failed {
+		// Stored or refused (a newer version is there): done either way.
+		if _, failed := c.putOnce(bg, key, w.raw, w.ttl, c.newer(bg, key, w.version, w.ttl)); failed {
 			ok = false
 			continue
 		}

@@ -30,10 +30,15 @@ const tagTTL = 30 * 24 * time.Hour
 func (c *Cache) tagKey(tag string) string { return c.prefix + tagPrefix + tag }
 
 // readTagged reads the entry under full and the current generations of
-// tags, in one round trip where the store can (BatchStore). ok is false
+// tags (none: a plain read), in one round trip where the store can
+// (BatchStore). ok is false
 // when the generations cannot be had (the store failing): then no entry
 // can be trusted and none may be written.
 func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slot, []tagGen, bool, error) {
+	if len(tags) == 0 {
+		s, err := c.read(ctx, full)
+		return s, nil, true, err
+	}
 	bs, batch := c.store.(BatchStore)
 	if !batch {
 		gens, ok := c.generations(ctx, tags, nil)
