@@ -73,7 +73,7 @@ func modelCheck(r *modelRun, history []porcupine.Operation) (res porcupine.Check
 		slices.SortFunc(part, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
 		key := part[0].Input.(*modelOp).key
 		var b strings.Builder
-		fmt.Fprintf(&b, "key %q (family %s), instance A clock %+v, B %+v; times in ms since the run began, a read's [call, return] with the call the model uses (see modelLag) and the real one:\n",
+		fmt.Fprintf(&b, "key %q (family %s), instance A clock %+v, B %+v; times in ms since the run began, a read's [call, return]; the other instance's writes return modelLag later in a read's view:\n",
 			key, r.famOf[key].name, r.skew[0], r.skew[1])
 		summary, lines := r.explainStale(&b, part)
 		if summary == "" {
@@ -134,7 +134,7 @@ func (op *modelOp) String() string {
 		}
 		return fmt.Sprintf("[%s, %s] %c client %d: %s: %s", ms(op.call), ms(op.ret), 'A'+op.inst, op.client, what, op.what)
 	}
-	s := fmt.Sprintf("[%s, %s] (called %s) %c client %d: read %d: %s", ms(op.shift), ms(op.ret), ms(op.call), 'A'+op.inst, op.client, op.value, op.what)
+	s := fmt.Sprintf("[%s, %s] %c client %d: read %d: %s", ms(op.call), ms(op.ret), 'A'+op.inst, op.client, op.value, op.what)
 	if op.dbRead {
 		s += " (left out: a database read)"
 	}
@@ -174,7 +174,7 @@ func (r *modelRun) explainStale(b *strings.Builder, part []porcupine.Operation) 
 			var later *modelOp
 			for _, w := range writes {
 				// The earliest such write shows how long the read is late.
-				if w.value != read.value && w.seq > s.seq && w.ret < read.shift && (later == nil || w.ret < later.ret) {
+				if w.value != read.value && w.seq > s.seq && w.ret < read.call && (later == nil || w.ret < later.ret) {
 					later = w
 				}
 			}
@@ -189,7 +189,7 @@ func (r *modelRun) explainStale(b *strings.Builder, part []porcupine.Operation) 
 		}
 		if src == nil {
 			fmt.Fprintf(b, "read of a value nobody wrote before it returned:\n    %v\n", read)
-			return fmt.Sprintf("%c read %d, which nobody wrote before", 'A'+read.inst, read.value), r.window(b, read.key, read.shift-int64(modelLag), read.ret)
+			return fmt.Sprintf("%c read %d, which nobody wrote before", 'A'+read.inst, read.value), r.window(b, read.key, read.call-int64(modelLag), read.ret)
 		}
 		where := "on the other instance, more than the lag"
 		if over.inst == read.inst {
@@ -269,7 +269,7 @@ func (r *modelRun) window(b *strings.Builder, key string, from, to int64) int {
 	}
 	var lines []line
 	for _, op := range r.rec.ops {
-		if op.key == key && op.ret >= from && min(op.call, op.shift) <= to {
+		if op.key == key && op.ret >= from && op.call <= to {
 			lines = append(lines, line{op.call, "op    " + op.String()})
 		}
 	}
@@ -355,6 +355,6 @@ func (r *modelRun) dumpStuck(b *strings.Builder, part []porcupine.Operation, inf
 	}
 	op := part[stuck].Input.(*modelOp)
 	fmt.Fprintf(b, "and what happened to the key in the %v before it:\n", modelLag)
-	lines = r.window(b, op.key, op.shift-int64(modelLag), op.ret)
+	lines = r.window(b, op.key, op.call-int64(modelLag), op.ret)
 	return fmt.Sprintf("no read stale on its own; stuck at %v", op), 40 + lines
 }

@@ -55,9 +55,9 @@ import (
 //     cache. That is cache-aside itself, not a fault of larder; a stale
 //     value the cache serves afterwards is still a read.
 //   - Reads on one instance are linearizable with the writes made on it.
-//     Writes made on the other instance may be missed for modelLag: a
-//     read's call time moves back by modelLag, but never before the end
-//     of a write of the key made on its own instance.
+//     Writes made on the other instance may be missed for modelLag: each
+//     instance's reads are checked in a view of their own, in which the
+//     other instance's writes return modelLag later than they did.
 //
 // A fill hook forces writes between loads and fills, where cache-aside
 // goes wrong, as in TestFetchLinearizable. The same harness over the
@@ -325,9 +325,8 @@ type modelOp struct {
 	what   string // the call and how it ended
 	call   int64  // ns since the run began
 	ret    int64
-	shift  int64 // the call time porcupine sees (see above modelLag)
-	dbRead bool  // left out: a loader read the value during the call
-	view   int   // the instance whose reads this copy is checked with
+	dbRead bool // left out: a loader read the value during the call
+	view   int  // the instance whose reads this copy is checked with
 }
 
 // modelLoad is one load that returned a value (0: not found).
@@ -885,23 +884,12 @@ func (r *modelRun) run() modelTally {
 	return sum
 }
 
-// history turns the run's operations into porcupine's, placing each
-// read's call where the model says (see above modelLag) and leaving
-// out the reads of the database.
+// history turns the run's operations into porcupine's, one view per
+// instance (see below), leaving out the reads of the database.
 func (r *modelRun) history(tally *modelTally) []porcupine.Operation {
 	lag := modelLag.Nanoseconds()
-	// Each key's writes by instance, and its loads.
-	type keyInst struct {
-		key  string
-		inst int
-	}
-	writes := map[keyInst][]*modelOp{}
+	// Each key's loads.
 	loads := map[string][]modelLoad{}
-	for _, op := range r.rec.ops {
-		if op.write {
-			writes[keyInst{op.key, op.inst}] = append(writes[keyInst{op.key, op.inst}], op)
-		}
-	}
 	for _, l := range r.rec.loads {
 		loads[l.key] = append(loads[l.key], l)
 	}
@@ -931,16 +919,16 @@ func (r *modelRun) history(tally *modelTally) []porcupine.Operation {
 					continue
 				}
 				v := *op
-				v.shift, v.view = op.call, view
-				out = append(out, porcupine.Operation{ClientId: op.client, Input: &v, Output: op.value, Call: v.shift, Return: v.ret})
+				v.view = view
+				out = append(out, porcupine.Operation{ClientId: op.client, Input: &v, Output: op.value, Call: v.call, Return: v.ret})
 				continue
 			}
 			v := *op
-			v.shift, v.view = op.call, view
+			v.view = view
 			if op.inst != view {
 				v.ret = op.ret + lag
 			}
-			out = append(out, porcupine.Operation{ClientId: op.client, Input: &v, Output: op.value, Call: v.shift, Return: v.ret})
+			out = append(out, porcupine.Operation{ClientId: op.client, Input: &v, Output: op.value, Call: v.call, Return: v.ret})
 		}
 	}
 	return out
