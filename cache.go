@@ -9,7 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/glob"
+	"github.com/larderhq/larder/telemetry"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -31,15 +33,15 @@ import (
 // are administrative and do return store failures, wrapped in
 // ErrUnavailable.
 type Cache struct {
-	opts    Options
-	store   Store    // nil in off mode
-	mode    Mode     // fixed at New
-	local   bool     // store never blocks: no budget, no breaker
-	prefix  string   // Namespace + ":"
-	pattern string   // prefix with glob characters escaped, for Clear
-	breaker *breaker // nil when off or local
-	logs    logLimiter
-	closed  atomic.Bool
+	opts      Options
+	store     driver.Store // nil in off mode
+	mode      driver.Mode  // fixed at New
+	inProcess bool         // store never blocks: no budget, no breaker
+	prefix    string       // Namespace + ":"
+	pattern   string       // prefix with glob characters escaped, for Clear
+	breaker   *breaker     // nil when off or local
+	logs      logLimiter
+	closed    atomic.Bool
 
 	counters [2]tierCounters // indexed by Tier
 	fetch    fetchCounters
@@ -58,9 +60,9 @@ type Cache struct {
 	pend      *pending      // invalidations waiting for the store
 	retryStop chan struct{} // stops the retrier
 
-	near     *nearTier          // in-process tier before a remote store; nil if none
-	tracker  InvalidationSource // what keeps near coherent; nil if nothing
-	coherent bool               // tracker covers this namespace
+	tier     *localTier                // local tier before a remote store; nil if none
+	tracker  driver.InvalidationSource // what keeps tier coherent; nil if nothing
+	coherent bool                      // tracker covers this namespace
 	untrack  func()
 	live     *liveness   // bounds the tier's lag; nil if not needed
 	trusted  atomic.Bool // the tier may answer now (see liveness): one load per hit
@@ -71,8 +73,8 @@ type Cache struct {
 // the store answers, never an error here. New returns an error wrapping
 // ErrInvalidOptions when opts fail validation.
 //
-// In front of a remote store New sets up the in-process tier, and registers
-// the namespace with the store's InvalidationSource (Track) so that the
+// In front of a remote store New sets up the local tier, and registers
+// the namespace with the store's driver.InvalidationSource (Track) so that the
 // tier hears of every change; a store that cannot cover the namespace
 // leaves the tier keeping entries for Options.LocalFallbackTTL only, as
 // Stats then says.
@@ -92,34 +94,34 @@ func New(opts Options) (*Cache, error) {
 	}
 	switch s := o.Store.(type) {
 	case nil:
-		c.mode = ModeOff
-	case ModeReporter:
+		c.mode = driver.ModeOff
+	case driver.ModeReporter:
 		c.mode = s.Mode()
 	default:
-		c.mode = ModeCustom
+		c.mode = driver.ModeCustom
 	}
-	if ls, ok := o.Store.(LocalStore); ok && ls.Local() {
-		c.local = true
+	if ls, ok := o.Store.(driver.InProcessStore); ok && ls.InProcess() {
+		c.inProcess = true
 	}
 	c.fetchDefaults, _ = c.finishFetchOptions(fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait})
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
-	if c.store != nil && !c.local && o.LocalMaxBytes > 0 {
-		near, err := newNearTier(o.LocalMaxBytes, o.Clock, o.LocalClone)
+	if c.store != nil && !c.inProcess && o.LocalMaxBytes > 0 {
+		tier, err := newLocalTier(o.LocalMaxBytes, o.Clock, o.LocalClone)
 		if err != nil {
-			return nil, fmt.Errorf("%w: in-process tier: %w", ErrInvalidOptions, err)
+			return nil, fmt.Errorf("%w: local tier: %w", ErrInvalidOptions, err)
 		}
-		c.near = near
+		c.tier = tier
 		c.trusted.Store(true)
-		if src, ok := c.store.(InvalidationSource); ok {
+		if src, ok := c.store.(driver.InvalidationSource); ok {
 			c.tracker = src
 			err := src.Track(c.prefix)
 			if err != nil {
-				o.Logger.Warn("larder: the store cannot report changes in this namespace; in-process entries live for LocalFallbackTTL only",
+				o.Logger.Warn("larder: the store cannot report changes in this namespace; local-tier entries live for LocalFallbackTTL only",
 					"namespace", o.Namespace, "err", err, "local_fallback_ttl", o.LocalFallbackTTL)
 			} else {
 				c.coherent = true
 			}
-			if echo, ok := src.(SelfReporter); ok && err == nil && echo.ReportsOwnWrites() && o.LocalLag > 0 && src.Track(heartbeatKeys(c)) == nil {
+			if echo, ok := src.(driver.SelfReporter); ok && err == nil && echo.ReportsOwnWrites() && o.LocalLag > 0 && src.Track(heartbeatKeys(c)) == nil {
 				c.live = newLiveness(c, o.LocalLag)
 				c.trusted.Store(false) // until the first heartbeat comes back
 			}
@@ -128,14 +130,14 @@ func New(opts Options) (*Cache, error) {
 				if live != nil && keys != nil {
 					live.observe(keys)
 				}
-				near.onInvalidate(c.prefix, keys)
+				tier.onInvalidate(c.prefix, keys)
 			})
 		} else {
-			o.Logger.Warn("larder: the store cannot report changes; in-process entries live for LocalFallbackTTL only",
+			o.Logger.Warn("larder: the store cannot report changes; local-tier entries live for LocalFallbackTTL only",
 				"local_fallback_ttl", o.LocalFallbackTTL)
 		}
 	}
-	if c.store != nil && !c.local {
+	if c.store != nil && !c.inProcess {
 		c.breaker = newBreaker(o.BreakerThreshold, o.ProbeInterval, o.Timeout, c.store.Ping, o.Logger)
 	}
 	if c.store != nil {
@@ -155,7 +157,7 @@ func New(opts Options) (*Cache, error) {
 func (c *Cache) Enabled() bool { return c.store != nil }
 
 // Mode reports how the cache keeps values.
-func (c *Cache) Mode() Mode { return c.mode }
+func (c *Cache) Mode() driver.Mode { return c.mode }
 
 // Namespace returns the prefix every key is stored under (without the
 // trailing colon).
@@ -164,7 +166,7 @@ func (c *Cache) Namespace() string { return c.opts.Namespace }
 // Store returns the underlying Store, or nil in off mode. It is for the rare
 // operation the Cache does not offer; keys written through it bypass the
 // namespace unless the caller adds it (see Key).
-func (c *Cache) Store() Store { return c.store }
+func (c *Cache) Store() driver.Store { return c.store }
 
 // Key returns the full store key for a caller's key: the namespace prefix
 // followed by key.
@@ -189,19 +191,19 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	if c.store == nil {
 		return false, nil
 	}
-	var snap nearSnapshot
-	if c.near != nil {
+	var snap localSnapshot
+	if c.tier != nil {
 		if c.trusted.Load() {
-			if v, ok := c.near.get(key); ok && assign(dst, v) {
-				c.count(TierLocal, OpGet, OutcomeHit, 0)
+			if v, ok := c.tier.get(key); ok && assign(dst, v) {
+				c.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
 				return true, nil
 			}
 		}
-		c.count(TierLocal, OpGet, OutcomeMiss, 0)
-		snap = c.near.snapshot(key)
+		c.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeMiss, 0)
+		snap = c.tier.snapshot(key)
 	}
 	if c.pend.blocks(key, nil) {
-		c.counters[TierStore].add(OpGet, OutcomeMiss, 1)
+		c.counters[telemetry.TierStore].add(telemetry.OpGet, telemetry.OutcomeMiss, 1)
 		return false, nil
 	}
 	s, err := c.read(ctx, c.prefix+key)
@@ -210,43 +212,43 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	}
 	env := s.env
 	if !env.isValue() || !env.fresh(c.opts.Clock.Now()) || c.pend.blocksEntry(key, env.tags) || !c.tagsCurrent(ctx, env.tags) {
-		c.count(TierStore, OpGet, OutcomeMiss, s.d)
+		c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, s.d)
 		return false, nil
 	}
 	if !c.decode(key, env.value, dst, s.d) {
 		return false, nil
 	}
-	c.count(TierStore, OpGet, OutcomeHit, s.d)
-	if c.near != nil && len(env.tags) == 0 {
+	c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, s.d)
+	if c.tier != nil && len(env.tags) == 0 {
 		val := reflect.ValueOf(dst).Elem().Interface()
-		c.near.put(key, val, sizeOf(val), env.soft, c.nearTTL(), snap)
+		c.tier.put(key, val, sizeOf(val), env.soft, c.localTTL(), snap)
 	}
 	return true, nil
 }
 
-// nearTTL is how long an in-process entry may live now.
-func (c *Cache) nearTTL() time.Duration {
+// localTTL is how long a local-tier entry may live now.
+func (c *Cache) localTTL() time.Duration {
 	if c.coherent && c.tracker.Tracking() {
 		return c.opts.LocalTTL
 	}
 	return c.opts.LocalFallbackTTL
 }
 
-// forget drops keys from the in-process tier after this instance changed
+// forget drops keys from the local tier after this instance changed
 // them, so that it reads its own writes at once (the store's invalidation
 // message follows, for the other instances).
 func (c *Cache) forget(keys ...string) {
-	if c.near != nil {
+	if c.tier != nil {
 		for _, k := range keys {
-			c.near.invalidate(k)
+			c.tier.invalidate(k)
 		}
 	}
 }
 
-// forgetAll drops the whole in-process tier.
+// forgetAll drops the whole local tier.
 func (c *Cache) forgetAll() {
-	if c.near != nil {
-		c.near.invalidateAll()
+	if c.tier != nil {
+		c.tier.invalidateAll()
 	}
 }
 
@@ -257,7 +259,7 @@ func (c *Cache) forgetAll() {
 // a Set whose outcome is unknown is followed by an invalidation of the key,
 // so that it can never leave an old value behind.
 //
-// On a store that can write conditionally (ConditionalStore) over a
+// On a store that can write conditionally (driver.ConditionalStore) over a
 // network, a Set is never a blind write: it replaces exactly what it read,
 // or a placeholder it reserved, so that a Set whose reply was lost and that
 // executes later cannot land after a later Delete or write.
@@ -292,7 +294,7 @@ func (c *Cache) entry(ctx context.Context, key string, v any, ttl time.Duration,
 	return envelope{soft: exp, hard: exp, version: version, value: data}.encode(), ttl, nil
 }
 
-// put stores an encoded entry and drops the key from the in-process tier;
+// put stores an encoded entry and drops the key from the local tier;
 // it reports whether the store took it. keep, when not nil, is asked about
 // what the key holds and may refuse the write (SetVersioned). A write whose
 // outcome is unknown is kept (see pending): a versioned one to be redone,
@@ -320,18 +322,18 @@ func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Durati
 // later Delete or write.
 func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Duration, keep keepFunc) (stored, failed bool) {
 	full := c.prefix + key
-	cs, conditional := c.store.(ConditionalStore)
-	if !conditional || (c.local && keep == nil) {
+	cs, conditional := c.store.(driver.ConditionalStore)
+	if !conditional || (c.inProcess && keep == nil) {
 		// An in-process store never runs a write late: a plain Set is
 		// safe there. A conditional write (keep) takes the path below,
 		// whose reservation orders it against Deletes and other writers.
-		r, _, _ := c.do(ctx, OpSet, key, func(ctx context.Context) error {
+		r, _, _ := c.do(ctx, telemetry.OpSet, key, func(ctx context.Context) error {
 			return c.store.Set(ctx, full, raw, ttl)
 		})
 		return r == callOK, r == callFailed
 	}
 	for range 16 {
-		cur, err := c.readAs(ctx, OpLease, full)
+		cur, err := c.readAs(ctx, telemetry.OpLease, full)
 		if err != nil || cur.state == slotFailed {
 			return false, true
 		}
@@ -345,7 +347,7 @@ func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Du
 			// Reserve the key first: a SetNX of the value itself, if it
 			// executed late, could land after a Delete of the value.
 			lease := newLease()
-			won, ok := c.cond(ctx, OpLease, full, func(ctx context.Context) (bool, error) {
+			won, ok := c.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
 				return cs.SetNX(ctx, full, lease, reserveTTL)
 			})
 			if !ok {
@@ -360,7 +362,7 @@ func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Du
 			// a write decided before it could not see what came after.
 			if keep != nil {
 				if write, failed := keep(slot{state: slotAbsent}); !write {
-					c.cond(ctx, OpLease, full, func(ctx context.Context) (bool, error) {
+					c.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
 						return cs.CompareAndDelete(ctx, full, lease)
 					})
 					return false, failed
@@ -368,7 +370,7 @@ func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Du
 			}
 			old = lease
 		}
-		done, ok := c.cond(ctx, OpSet, full, func(ctx context.Context) (bool, error) {
+		done, ok := c.cond(ctx, telemetry.OpSet, full, func(ctx context.Context) (bool, error) {
 			return cs.CompareAndSwap(ctx, full, old, raw, ttl)
 		})
 		if !ok {
@@ -416,7 +418,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) (int, error) {
 		return 0, nil
 	}
 	var n int
-	r, _, err := c.do(ctx, OpDelete, keys[0], func(ctx context.Context) error {
+	r, _, err := c.do(ctx, telemetry.OpDelete, keys[0], func(ctx context.Context) error {
 		var err error
 		n, err = c.store.Delete(ctx, full...)
 		return err
@@ -442,7 +444,7 @@ func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 		return false, nil
 	}
 	var raw []byte
-	r, _, err := c.do(ctx, OpExists, key, func(ctx context.Context) error {
+	r, _, err := c.do(ctx, telemetry.OpExists, key, func(ctx context.Context) error {
 		var err error
 		raw, err = c.store.Get(ctx, c.prefix+key)
 		return err
@@ -460,7 +462,7 @@ func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 // budget bounds one store round trip by Options.Timeout (none for a store
 // that never blocks).
 func (c *Cache) budget(ctx context.Context) (context.Context, context.CancelFunc) {
-	if c.local {
+	if c.inProcess {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, c.opts.Timeout)
@@ -470,7 +472,7 @@ func (c *Cache) budget(ctx context.Context) (context.Context, context.CancelFunc
 // many round trips (Clear, Count), so that a store that does not answer
 // costs an administrative call the budget, not its whole context.
 func (c *Cache) reachable(ctx context.Context) error {
-	if c.local {
+	if c.inProcess {
 		return nil
 	}
 	ctx, cancel := c.budget(ctx)
@@ -497,7 +499,7 @@ func (c *Cache) Clear(ctx context.Context, pattern string) (int, error) {
 	if c.store == nil {
 		return 0, nil
 	}
-	n, err := c.admin(ctx, OpClear, func(ctx context.Context) (int, error) {
+	n, err := c.admin(ctx, telemetry.OpClear, func(ctx context.Context) (int, error) {
 		if err := c.reachable(ctx); err != nil {
 			return 0, err
 		}
@@ -511,20 +513,20 @@ func (c *Cache) Clear(ctx context.Context, pattern string) (int, error) {
 }
 
 // Count returns how many keys of this namespace match pattern (all of them
-// for "*"), when the store can count (Counter); otherwise it returns -1 and
-// no error.
+// for "*"). A store that cannot count (no driver.KeyCounter) gives an
+// error wrapping errors.ErrUnsupported.
 func (c *Cache) Count(ctx context.Context, pattern string) (int, error) {
 	if c.store == nil {
 		return 0, nil
 	}
-	counter, ok := c.store.(Counter)
+	counter, ok := c.store.(driver.KeyCounter)
 	if !ok {
-		return -1, nil
+		return 0, fmt.Errorf("larder: Count: the store cannot count keys: %w", errors.ErrUnsupported)
 	}
 	if err := c.check(ctx, pattern); err != nil {
 		return 0, err
 	}
-	return c.admin(ctx, OpCount, func(ctx context.Context) (int, error) {
+	return c.admin(ctx, telemetry.OpCount, func(ctx context.Context) (int, error) {
 		if err := c.reachable(ctx); err != nil {
 			return 0, err
 		}
@@ -537,7 +539,7 @@ func (c *Cache) Count(ctx context.Context, pattern string) (int, error) {
 // is one round trip within Options.Timeout, refused while the breaker is
 // open, and returns store failures wrapped in ErrUnavailable.
 func (c *Cache) Info(ctx context.Context) (map[string]string, error) {
-	infoer, ok := c.store.(Infoer)
+	infoer, ok := c.store.(driver.Infoer)
 	if !ok {
 		if c.closed.Load() {
 			return nil, ErrClosed
@@ -548,7 +550,7 @@ func (c *Cache) Info(ctx context.Context) (map[string]string, error) {
 		return nil, ErrClosed
 	}
 	var info map[string]string
-	_, err := c.admin(ctx, OpInfo, func(ctx context.Context) (int, error) {
+	_, err := c.admin(ctx, telemetry.OpInfo, func(ctx context.Context) (int, error) {
 		ctx, cancel := c.budget(ctx)
 		defer cancel()
 		var err error
@@ -598,8 +600,8 @@ func (c *Cache) Close() error {
 	if c.untrack != nil {
 		c.untrack()
 	}
-	if c.near != nil {
-		c.near.stop()
+	if c.tier != nil {
+		c.tier.stop()
 	}
 	if c.breaker != nil {
 		c.breaker.stop()
@@ -616,8 +618,8 @@ func (c *Cache) Stats() Stats {
 		Mode:      c.mode,
 		Namespace: c.opts.Namespace,
 		Breaker:   BreakerNone,
-		Store:     c.counters[TierStore].snapshot(),
-		Local:     c.counters[TierLocal].snapshot(),
+		Store:     c.counters[telemetry.TierStore].snapshot(),
+		Local:     c.counters[telemetry.TierLocal].snapshot(),
 		Fetch:     c.fetch.snapshot(),
 		Pending:   c.pend.count(),
 	}
@@ -625,19 +627,19 @@ func (c *Cache) Stats() Stats {
 		s.Breaker = c.breaker.stateName()
 	}
 	switch {
-	case c.near == nil:
-		s.LocalCoherence = "off"
+	case c.tier == nil:
+		s.LocalCoherence = CoherenceOff
 	case c.coherent && c.tracker.Tracking():
-		s.LocalCoherence = "tracking"
+		s.LocalCoherence = CoherenceTracking
 	default:
-		s.LocalCoherence = "ttl"
+		s.LocalCoherence = CoherenceTTL
 	}
-	s.LocalTrusted = c.near != nil && c.trusted.Load()
-	if c.near != nil {
-		entries, bytes := c.near.size()
+	s.LocalTrusted = c.tier != nil && c.trusted.Load()
+	if c.tier != nil {
+		entries, bytes := c.tier.size()
 		s.Local.Entries, s.Local.Bytes = uint64(entries), bytes
-		s.Local.Evictions = c.near.evictions.Load()
-		s.Local.Invalidations = c.near.invalidations.Load()
+		s.Local.Evictions = c.tier.evictions.Load()
+		s.Local.Invalidations = c.tier.invalidations.Load()
 	}
 	return s
 }

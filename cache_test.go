@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
+	"github.com/larderhq/larder/telemetry"
 	"go.uber.org/goleak"
 )
 
@@ -30,7 +32,7 @@ func newCache(t *testing.T, o larder.Options) *larder.Cache {
 func TestOffMode(t *testing.T) {
 	ctx := context.Background()
 	c := newCache(t, larder.Options{})
-	if c.Enabled() || c.Mode() != larder.ModeOff {
+	if c.Enabled() || c.Mode() != driver.ModeOff {
 		t.Fatalf("Enabled=%v Mode=%q, want false, off", c.Enabled(), c.Mode())
 	}
 	if err := c.Set(ctx, "k", user{1, "a"}, 0); err != nil {
@@ -56,7 +58,7 @@ func TestOffMode(t *testing.T) {
 	if err := c.Set(ctx, "k", make(chan int), 0); !errors.Is(err, larder.ErrEncode) {
 		t.Fatalf("Set(chan) = %v, want ErrEncode", err)
 	}
-	if s := c.Stats(); s.Breaker != larder.BreakerNone || s.Mode != larder.ModeOff {
+	if s := c.Stats(); s.Breaker != larder.BreakerNone || s.Mode != driver.ModeOff {
 		t.Fatalf("Stats = %+v", s)
 	}
 }
@@ -84,7 +86,7 @@ func TestNamespaceAndRoundTrip(t *testing.T) {
 	if n, _ := c.Delete(ctx, "user:1", "user:2"); n != 1 {
 		t.Fatalf("Delete = %d, want 1", n)
 	}
-	if c.Key("x") != "app:x" || c.Namespace() != "app" || c.Mode() != larder.ModeCustom {
+	if c.Key("x") != "app:x" || c.Namespace() != "app" || c.Mode() != driver.ModeCustom {
 		t.Fatalf("Key=%q Namespace=%q Mode=%q", c.Key("x"), c.Namespace(), c.Mode())
 	}
 	s := c.Stats().Store
@@ -241,8 +243,8 @@ func TestFailOpenAndBreaker(t *testing.T) {
 	if s.Errors != 3 || s.Rejected != 3 || s.Misses != 3 {
 		t.Fatalf("stats = %+v, want 3 errors, 3 rejected, 3 misses", s)
 	}
-	if rec.count(larder.OpGet, larder.OutcomeError) != 3 {
-		t.Fatalf("recorder saw %d get errors, want 3", rec.count(larder.OpGet, larder.OutcomeError))
+	if rec.count(telemetry.OpGet, telemetry.OutcomeError) != 3 {
+		t.Fatalf("recorder saw %d get errors, want 3", rec.count(telemetry.OpGet, telemetry.OutcomeError))
 	}
 	f.fail.Store(false)
 	waitFor(t, time.Second, func() bool { return c.Stats().Breaker == larder.BreakerClosed })

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/larderhq/larder/driver"
+	"github.com/larderhq/larder/telemetry"
 )
 
 // pastBreaker marks the retrier's context: kept invalidations go to the
@@ -30,16 +33,16 @@ const (
 // Its error is only ever the caller's own context error. d is how long the
 // call took (zero without a Recorder). A successful read is counted by the
 // caller, after decoding.
-func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Context) error) (callResult, time.Duration, error) {
+func (c *Cache) do(ctx context.Context, op telemetry.Op, key string, call func(context.Context) error) (callResult, time.Duration, error) {
 	var err error
 	var d, took time.Duration
 	switch {
-	case c.local:
+	case c.inProcess:
 		err = call(ctx)
 	case !c.breaker.allow() && ctx.Value(pastBreaker{}) == nil:
-		c.count(TierStore, op, OutcomeRejected, 0)
-		if op == OpGet {
-			c.counters[TierStore].add(op, OutcomeMiss, 1)
+		c.count(telemetry.TierStore, op, telemetry.OutcomeRejected, 0)
+		if op == telemetry.OpGet {
+			c.counters[telemetry.TierStore].add(op, telemetry.OutcomeMiss, 1)
 		}
 		return callFailed, 0, ctx.Err()
 	default:
@@ -56,15 +59,15 @@ func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Con
 		if c.breaker != nil {
 			c.breaker.success()
 		}
-		if op != OpGet {
-			c.count(TierStore, op, OutcomeOK, d)
+		if op != telemetry.OpGet {
+			c.count(telemetry.TierStore, op, telemetry.OutcomeOK, d)
 		}
 		return callOK, d, nil
 	case errors.Is(err, ErrNotFound):
 		if c.breaker != nil {
 			c.breaker.success()
 		}
-		c.count(TierStore, op, OutcomeMiss, d)
+		c.count(telemetry.TierStore, op, telemetry.OutcomeMiss, d)
 		return callAbsent, d, nil
 	}
 	return callFailed, d, c.failed(ctx, op, key, err, d, took)
@@ -74,7 +77,7 @@ func (c *Cache) do(ctx context.Context, op Op, key string, call func(context.Con
 // error, if any: that is the only failure a fail-open call reports.
 // d is the call's duration on Options.Clock (for the Recorder), took on
 // the real clock (for the breaker).
-func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d, took time.Duration) error {
+func (c *Cache) failed(ctx context.Context, op telemetry.Op, key string, err error, d, took time.Duration) error {
 	if cerr := ctx.Err(); cerr != nil {
 		// The caller gave up; that says nothing about the store's health.
 		if c.breaker != nil {
@@ -82,18 +85,18 @@ func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d, too
 		}
 		return cerr
 	}
-	o := OutcomeError
+	o := telemetry.OutcomeError
 	timeout := errors.Is(err, context.DeadlineExceeded)
 	if timeout {
-		o = OutcomeTimeout
+		o = telemetry.OutcomeTimeout
 		err = fmt.Errorf("%w after %v: %w", ErrTimeout, c.opts.Timeout, err)
 	}
-	c.count(TierStore, op, o, d)
-	if op == OpGet {
-		c.counters[TierStore].add(op, OutcomeMiss, 1)
+	c.count(telemetry.TierStore, op, o, d)
+	if op == telemetry.OpGet {
+		c.counters[telemetry.TierStore].add(op, telemetry.OutcomeMiss, 1)
 	}
 	if c.breaker != nil {
-		if !errors.Is(err, ErrRefused) && c.breaker.countsAsFailure(timeout, took) {
+		if !errors.Is(err, driver.ErrRefused) && c.breaker.countsAsFailure(timeout, took) {
 			c.breaker.failure(timeout)
 		} else {
 			c.breaker.neutral()
@@ -105,7 +108,7 @@ func (c *Cache) failed(ctx context.Context, op Op, key string, err error, d, too
 
 // cond runs a conditional store call under the budget and breaker; ok is
 // false when the store failed (the outcome may then be unknown).
-func (c *Cache) cond(ctx context.Context, op Op, full string, call func(context.Context) (bool, error)) (done, ok bool) {
+func (c *Cache) cond(ctx context.Context, op telemetry.Op, full string, call func(context.Context) (bool, error)) (done, ok bool) {
 	r, _, _ := c.do(ctx, op, full, func(ctx context.Context) error {
 		var err error
 		done, err = call(ctx)
@@ -115,9 +118,9 @@ func (c *Cache) cond(ctx context.Context, op Op, full string, call func(context.
 }
 
 // admin runs a call that reports store failures instead of failing open.
-func (c *Cache) admin(ctx context.Context, op Op, call func(context.Context) (int, error)) (int, error) {
+func (c *Cache) admin(ctx context.Context, op telemetry.Op, call func(context.Context) (int, error)) (int, error) {
 	if c.breaker != nil && !c.breaker.allow() {
-		c.count(TierStore, op, OutcomeRejected, 0)
+		c.count(telemetry.TierStore, op, telemetry.OutcomeRejected, 0)
 		return 0, fmt.Errorf("%w: circuit breaker open", ErrUnavailable)
 	}
 	n, err := call(ctx)
@@ -126,15 +129,15 @@ func (c *Cache) admin(ctx context.Context, op Op, call func(context.Context) (in
 			return 0, err
 		}
 		if cerr := ctx.Err(); cerr == nil {
-			c.count(TierStore, op, OutcomeError, 0)
+			c.count(telemetry.TierStore, op, telemetry.OutcomeError, 0)
 		}
 		return n, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	c.count(TierStore, op, OutcomeOK, 0)
+	c.count(telemetry.TierStore, op, telemetry.OutcomeOK, 0)
 	return n, nil
 }
 
-func (c *Cache) count(t Tier, op Op, o Outcome, d time.Duration) {
+func (c *Cache) count(t telemetry.Tier, op telemetry.Op, o telemetry.Outcome, d time.Duration) {
 	c.counters[t].add(op, o, 1)
-	c.opts.Recorder.Record(Event{Tier: t, Op: op, Outcome: o, Duration: d})
+	c.opts.Recorder.Record(telemetry.Event{Tier: t, Op: op, Outcome: o, Duration: d})
 }

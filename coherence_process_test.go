@@ -16,7 +16,7 @@ import (
 )
 
 // coherenceChild is a child process running TestCoherenceChild: B, with its
-// own Cache and in-process tier.
+// own Cache and local tier.
 type coherenceChild struct {
 	tb    testing.TB
 	stdin io.Writer
@@ -79,7 +79,7 @@ func (ch *coherenceChild) stats() string {
 
 // TestTwoProcessesStayCoherent is the coherence test across processes: A
 // (this process) writes, then tells B (a child process with its own Cache
-// and in-process tier) which value it wrote; B reads until it sees it.
+// and local tier) which value it wrote; B reads until it sees it.
 // Every one of the trials must be seen (BenchmarkCoherenceProcesses
 // reports how soon, from the moment B heard of the write, which is after
 // A's write returned).

@@ -12,7 +12,7 @@ import (
 	"github.com/larderhq/larder/redisstore"
 )
 
-// instance is one larder Cache in redis mode with its in-process tier, as
+// instance is one larder Cache in redis mode with its local tier, as
 // one machine of a service would have.
 func instance(t *testing.T, srv *redistest.Server, db int) *larder.Cache {
 	t.Helper()

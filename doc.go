@@ -18,13 +18,14 @@
 //	}
 //
 // The Cache owns the logic — namespacing, encoding, time budgets, the
-// circuit breaker, statistics — and a Store (package memstore, package
-// redisstore, or your own) only moves bytes. This is the split of
-// database/sql and database/sql/driver: Store is a small interface, and
-// optional powers ([ConditionalStore], [BatchStore], [InvalidationSource],
-// [SelfReporter], [Counter], [Infoer], [Sizer], [ModeReporter],
-// [LocalStore]) are interfaces the Cache detects with a type assertion;
-// [Store] says what the Cache does without each.
+// circuit breaker, the local tier, single-flight fills, statistics — and a
+// store (package memstore, package redisstore, or your own) only moves
+// bytes. This is the split of database/sql and database/sql/driver: the
+// contract a store implements, [driver.Store] and its optional interfaces,
+// lives in package [github.com/larderhq/larder/driver]; what a metrics
+// exporter receives, [telemetry.Event] through a [telemetry.Recorder],
+// lives in package [github.com/larderhq/larder/telemetry]. This package
+// holds what an application calls.
 //
 // A cache must never take a service down. Every read and write fails open:
 // when the store errs, exceeds Options.Timeout (50 ms by default) or has

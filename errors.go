@@ -3,24 +3,28 @@ package larder
 import (
 	"errors"
 	"fmt"
+
+	"github.com/larderhq/larder/driver"
 )
 
 // Sentinel errors. Callers test for them with errors.Is; the errors a Cache
 // returns wrap them with context using %w.
 var (
-	// ErrNotFound is returned by a Store when a key holds no live entry.
-	ErrNotFound = errors.New("larder: not found")
-	// ErrClosed is returned by calls made after Close.
-	ErrClosed = errors.New("larder: closed")
-	// ErrInvalidKey is returned for an empty key or one that is too long.
-	ErrInvalidKey = errors.New("larder: invalid key")
-	// ErrInvalidTTL is returned by the Cache for a negative TTL, and by a
-	// Store for a TTL that is not positive.
-	ErrInvalidTTL = errors.New("larder: invalid ttl")
-	// ErrInvalidPattern is returned for a malformed glob pattern.
-	ErrInvalidPattern = errors.New("larder: invalid pattern")
-	// ErrTooLarge is returned by a Store for a value it cannot hold.
-	ErrTooLarge = errors.New("larder: value too large")
+	// ErrNotFound is what a loader returns to say that nothing exists
+	// under its key (Fetch then answers with a *NotFoundError and may cache
+	// the absence, see NegativeTTL). It is the same value as
+	// driver.ErrNotFound, which a Store returns for a missing key.
+	ErrNotFound = driver.ErrNotFound
+	// ErrClosed is returned by calls made after Close (driver.ErrClosed).
+	ErrClosed = driver.ErrClosed
+	// ErrInvalidKey is returned for an empty key or one that is too long
+	// (driver.ErrInvalidKey).
+	ErrInvalidKey = driver.ErrInvalidKey
+	// ErrInvalidTTL is returned for a negative TTL (driver.ErrInvalidTTL).
+	ErrInvalidTTL = driver.ErrInvalidTTL
+	// ErrInvalidPattern is returned by Clear and Count for a malformed glob
+	// pattern (driver.ErrInvalidPattern).
+	ErrInvalidPattern = driver.ErrInvalidPattern
 	// ErrEncode is returned when a value cannot be encoded by the codec;
 	// nothing is stored.
 	ErrEncode = errors.New("larder: cannot encode value")
@@ -28,8 +32,9 @@ var (
 	// not decode into the caller's type.
 	ErrDecode = errors.New("larder: cannot decode value")
 	// ErrUnavailable is returned by operations that do not fail open (Clear,
-	// Ping, Count, Info) when the store is failing or the circuit breaker is open.
-	ErrUnavailable = errors.New("larder: store unavailable")
+	// Ping, Count, Info) when the store is failing or the circuit breaker is open
+	// (driver.ErrUnavailable).
+	ErrUnavailable = driver.ErrUnavailable
 	// ErrTimeout is counted when a store call exceeds its time budget.
 	ErrTimeout = errors.New("larder: store timeout")
 	// ErrStale is wrapped around a loader's error when Fetch answers with a
@@ -37,13 +42,8 @@ var (
 	// usable.
 	ErrStale = errors.New("larder: stale value served after a load error")
 	// ErrInvalidOptions is returned by New for options that fail validation,
-	// and by Fetch for FetchOptions that do.
-	ErrInvalidOptions = errors.New("larder: invalid options")
-	// ErrRefused is returned by a Store when a healthy server refused an
-	// operation on one key (a command error, such as Redis's WRONGTYPE for
-	// a key of another type). The Cache fails open for that key and counts
-	// an error, but not against the circuit breaker: the server is fine.
-	ErrRefused = errors.New("larder: the store refused the operation on this key")
+	// and by Fetch for FetchOptions that do (driver.ErrInvalidOptions).
+	ErrInvalidOptions = driver.ErrInvalidOptions
 	// ErrPanic is wrapped by the error every waiter of a Fetch gets when its
 	// loader panicked (see PanicError); the process keeps running.
 	ErrPanic = errors.New("larder: loader panicked")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/telemetry"
 )
 
 // fakeStore is a map-backed Store for unit tests of the Cache's own logic
@@ -134,16 +135,16 @@ func (f *fakeStore) keys() []string {
 // recorder collects Events.
 type recorder struct {
 	mu     sync.Mutex
-	events []larder.Event
+	events []telemetry.Event
 }
 
-func (r *recorder) Record(e larder.Event) {
+func (r *recorder) Record(e telemetry.Event) {
 	r.mu.Lock()
 	r.events = append(r.events, e)
 	r.mu.Unlock()
 }
 
-func (r *recorder) count(op larder.Op, o larder.Outcome) int {
+func (r *recorder) count(op telemetry.Op, o telemetry.Outcome) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0

@@ -9,6 +9,9 @@ import (
 	mrand "math/rand/v2"
 	"runtime/debug"
 	"time"
+
+	"github.com/larderhq/larder/driver"
+	"github.com/larderhq/larder/telemetry"
 )
 
 // Fetch returns the value of key, from the cache or, on a miss, from load,
@@ -23,7 +26,7 @@ import (
 //     (the loader runs with a context that is never cancelled; bound it
 //     yourself if it can hang).
 //   - One load per key across processes when the store can write
-//     conditionally (ConditionalStore: Redis, memstore): the filler holds a
+//     conditionally (driver.ConditionalStore: Redis, memstore): the filler holds a
 //     lease, a placeholder written only if the key is absent (or by
 //     compare-and-swap over the old value), and replaces it with the value
 //     by compare-and-swap. A Delete, a Clear or a write in between removes
@@ -47,14 +50,14 @@ import (
 // ErrInvalidTTL) without loading. The store failing never fails Fetch: it
 // loads and answers.
 //
-// In redis mode, untagged values are also kept decoded in the in-process
+// In redis mode, untagged values are also kept decoded in the local
 // tier (Options.LocalMaxBytes), which answers without a round trip until
 // the key changes anywhere: reads there are coherent within the time the
 // store takes to report a change (milliseconds), not linearizable across
 // instances; within one instance its own writes are seen at once.
 //
 // Values handed to concurrent callers of one flight, and values from the
-// in-process tier, are shared: do not mutate what Fetch returns (see
+// local tier, are shared: do not mutate what Fetch returns (see
 // Options.LocalClone). Several types must not share one key.
 func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.Context) (T, error), opts ...FetchOption) (T, error) {
 	var zero T
@@ -72,23 +75,23 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 		v, _, _, err := runLoad(ctx, c, key, load, false)
 		return v, err
 	}
-	// The in-process tier holds untagged keys only: a tagged entry is
+	// The local tier holds untagged keys only: a tagged entry is
 	// current only while its tags' generations are, which the tier cannot
 	// see. It is asked before anything else, so that its hits allocate
 	// nothing.
-	near := c.near != nil && len(o.tags) == 0
-	var snap nearSnapshot
-	if near {
+	useTier := c.tier != nil && len(o.tags) == 0
+	var snap localSnapshot
+	if useTier {
 		if c.trusted.Load() {
-			if v, ok := c.near.get(key); ok {
+			if v, ok := c.tier.get(key); ok {
 				if tv, ok := v.(T); ok {
-					c.count(TierLocal, OpGet, OutcomeHit, 0)
+					c.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
 					return tv, nil
 				}
 			}
 		}
-		c.count(TierLocal, OpGet, OutcomeMiss, 0)
-		snap = c.near.snapshot(key)
+		c.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeMiss, 0)
+		snap = c.tier.snapshot(key)
 	}
 	if c.pend.blocks(key, o.tags) {
 		// An invalidation of this key has not reached the store yet:
@@ -109,31 +112,31 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 		now := c.opts.Clock.Now()
 		switch {
 		case env.fresh(now) && env.negative():
-			c.count(TierStore, OpGet, OutcomeHit, cur.d)
+			c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
 			c.fetch.negative.Add(1)
 			return zero, notFound(key, nil)
 		case env.fresh(now):
 			var v T
 			if c.decode(key, env.value, &v, cur.d) {
-				c.count(TierStore, OpGet, OutcomeHit, cur.d)
+				c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
 				if o.beta > 0 && xfetch(now, &env, o.beta) {
 					refresh(c, key, full, cur.raw, gens, load, o)
 				}
-				if near {
+				if useTier {
 					soft := env.soft
 					if o.beta > 0 {
 						// Leave the last stretch before expiry to the
 						// store, where early refresh is decided.
 						soft -= int64(4*o.beta*float64(env.delta)) / 1000
 					}
-					c.near.put(key, v, sizeOf(v), soft, c.nearTTL(), snap)
+					c.tier.put(key, v, sizeOf(v), soft, c.localTTL(), snap)
 				}
 				return v, nil
 			}
 		case !env.negative() && env.usable(now) && now.UnixMilli() < env.soft+o.swr.Milliseconds():
 			var v T
 			if c.decode(key, env.value, &v, cur.d) {
-				c.count(TierStore, OpGet, OutcomeHit, cur.d)
+				c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
 				c.fetch.stale.Add(1)
 				refresh(c, key, full, cur.raw, gens, load, o)
 				return v, nil
@@ -141,7 +144,7 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 		}
 	}
 	if cur.state == slotEntry {
-		c.count(TierStore, OpGet, OutcomeMiss, cur.d)
+		c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, cur.d)
 	}
 	return fill(ctx, c, key, full, cur, gens, load, o)
 }
@@ -224,7 +227,7 @@ func servable[T any](c *Cache, key string, s slot, gens []tagGen) (T, bool) {
 	if !c.decode(key, s.env.value, &v, s.d) {
 		return v, false
 	}
-	c.count(TierStore, OpGet, OutcomeHit, s.d)
+	c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, s.d)
 	return v, true
 }
 
@@ -241,7 +244,7 @@ const (
 // it loads without writing.
 func fillOnce[T any](ctx context.Context, c *Cache, key, full string, cur slot, gens []tagGen, load func(context.Context) (T, error), o fetchOptions) (T, error) {
 	var zero T
-	cs, conditional := c.store.(ConditionalStore)
+	cs, conditional := c.store.(driver.ConditionalStore)
 	if !conditional {
 		v, data, delta, err := runLoad(ctx, c, key, load, true)
 		if err == nil && data != nil {
@@ -302,12 +305,12 @@ func fillOnce[T any](ctx context.Context, c *Cache, key, full string, cur slot, 
 				pause = min(2*pause, fillMaxPause)
 			}
 			if cur.state == slotAbsent {
-				won, ok = c.cond(ctx, OpLease, full, func(ctx context.Context) (bool, error) {
+				won, ok = c.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
 					return cs.SetNX(ctx, full, lease, o.leaseTTL)
 				})
 			} else {
 				prev := cur.raw
-				won, ok = c.cond(ctx, OpLease, full, func(ctx context.Context) (bool, error) {
+				won, ok = c.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
 					return cs.CompareAndSwap(ctx, full, prev, lease, o.leaseTTL)
 				})
 			}
@@ -365,18 +368,18 @@ func fillOnce[T any](ctx context.Context, c *Cache, key, full string, cur slot, 
 // replaced by a versioned write-through (SetVersioned) older than what
 // was loaded, the loaded value replaces that in turn: the version says it
 // is newer. Without a version (Version option) the other write wins.
-func (c *Cache) fillValue(ctx context.Context, cs ConditionalStore, key, full string, lease []byte, env envelope, o fetchOptions) {
+func (c *Cache) fillValue(ctx context.Context, cs driver.ConditionalStore, key, full string, lease []byte, env envelope, o fetchOptions) {
 	raw := env.encode()
 	ttl := time.UnixMilli(env.hard).Sub(c.opts.Clock.Now())
 	if c.swapRaw(ctx, cs, full, lease, raw, ttl) || o.version == nil || env.version <= 0 {
 		return
 	}
 	for range 4 {
-		cur, err := c.readAs(ctx, OpLease, full)
+		cur, err := c.readAs(ctx, telemetry.OpLease, full)
 		if err != nil || !cur.value() || cur.env.version <= 0 || cur.env.version >= env.version {
 			return
 		}
-		swapped, ok := c.cond(ctx, OpSet, full, func(ctx context.Context) (bool, error) {
+		swapped, ok := c.cond(ctx, telemetry.OpSet, full, func(ctx context.Context) (bool, error) {
 			return cs.CompareAndSwap(ctx, full, cur.raw, raw, ttl)
 		})
 		if swapped {
@@ -432,7 +435,7 @@ func runLoad[T any](ctx context.Context, c *Cache, key string, load func(context
 	}
 	data, merr := c.opts.Codec.Marshal(v)
 	if merr != nil {
-		c.logs.failure(OpSet, OutcomeError, key, fmt.Errorf("%w: %w", ErrEncode, merr))
+		c.logs.failure(telemetry.OpSet, telemetry.OutcomeError, key, fmt.Errorf("%w: %w", ErrEncode, merr))
 		return v, nil, delta, nil
 	}
 	return v, data, delta, nil
@@ -459,18 +462,18 @@ func (c *Cache) valueEnvelope(data []byte, delta time.Duration, o fetchOptions, 
 
 // swap replaces the lease with env, counting a refused swap as a dropped
 // (stale) fill.
-func (c *Cache) swap(ctx context.Context, cs ConditionalStore, full string, lease []byte, env envelope) {
+func (c *Cache) swap(ctx context.Context, cs driver.ConditionalStore, full string, lease []byte, env envelope) {
 	ttl := time.UnixMilli(env.hard).Sub(c.opts.Clock.Now())
 	c.swapRaw(ctx, cs, full, lease, env.encode(), ttl)
 }
 
 // swapRaw replaces the lease with raw and reports whether it did.
-func (c *Cache) swapRaw(ctx context.Context, cs ConditionalStore, full string, lease, raw []byte, ttl time.Duration) bool {
+func (c *Cache) swapRaw(ctx context.Context, cs driver.ConditionalStore, full string, lease, raw []byte, ttl time.Duration) bool {
 	if ttl < time.Millisecond {
 		c.release(ctx, cs, full, lease)
 		return false
 	}
-	swapped, ok := c.cond(ctx, OpSet, full, func(ctx context.Context) (bool, error) {
+	swapped, ok := c.cond(ctx, telemetry.OpSet, full, func(ctx context.Context) (bool, error) {
 		return cs.CompareAndSwap(ctx, full, lease, raw, ttl)
 	})
 	switch {
@@ -482,8 +485,8 @@ func (c *Cache) swapRaw(ctx context.Context, cs ConditionalStore, full string, l
 	return swapped
 }
 
-func (c *Cache) release(ctx context.Context, cs ConditionalStore, full string, lease []byte) {
-	c.cond(ctx, OpLease, full, func(ctx context.Context) (bool, error) {
+func (c *Cache) release(ctx context.Context, cs driver.ConditionalStore, full string, lease []byte) {
+	c.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
 		return cs.CompareAndDelete(ctx, full, lease)
 	})
 }
@@ -496,7 +499,7 @@ func (c *Cache) write(ctx context.Context, full string, env envelope) {
 		return
 	}
 	raw := env.encode()
-	if r, _, _ := c.do(ctx, OpSet, full, func(ctx context.Context) error {
+	if r, _, _ := c.do(ctx, telemetry.OpSet, full, func(ctx context.Context) error {
 		return c.store.Set(ctx, full, raw, ttl)
 	}); r == callOK {
 		c.fetch.fills.Add(1)
@@ -538,7 +541,7 @@ func refresh[T any](c *Cache, key, full string, raw []byte, gens []tagGen, load 
 		defer func() { <-c.refreshSlots }()
 		defer c.refreshing.Delete(full)
 		ctx := c.bgCtx
-		cs, conditional := c.store.(ConditionalStore)
+		cs, conditional := c.store.(driver.ConditionalStore)
 		if !conditional {
 			if v, data, delta, err := runLoad(ctx, c, key, load, true); err == nil && data != nil {
 				c.fetch.refreshes.Add(1)
@@ -548,13 +551,13 @@ func refresh[T any](c *Cache, key, full string, raw []byte, gens []tagGen, load 
 		}
 		lockKey := full + refreshSuffix
 		lock := token()
-		won, _ := c.cond(ctx, OpLease, lockKey, func(ctx context.Context) (bool, error) {
+		won, _ := c.cond(ctx, telemetry.OpLease, lockKey, func(ctx context.Context) (bool, error) {
 			return cs.SetNX(ctx, lockKey, lock, o.leaseTTL)
 		})
 		if !won {
 			return // another process refreshes it
 		}
-		defer c.cond(ctx, OpLease, lockKey, func(ctx context.Context) (bool, error) {
+		defer c.cond(ctx, telemetry.OpLease, lockKey, func(ctx context.Context) (bool, error) {
 			return cs.CompareAndDelete(ctx, lockKey, lock)
 		})
 		c.fetch.refreshes.Add(1)

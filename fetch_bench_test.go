@@ -23,7 +23,7 @@ import (
 // Both read one key holding the same ~200-byte JSON value, written by Set,
 // from b.RunParallel goroutines, in memory mode and in redis mode (a
 // redis-server of the benchmark's own), with the Cache's default options
-// (which put an in-process tier in front of Redis) and, as
+// (which put an local tier in front of Redis) and, as
 // redis-local-off, without that tier, so that every call reaches Redis.
 // They report; they assert nothing about time. misses/op (Get) and
 // loads/op (Fetch) should read 0: anything else means some calls were not
@@ -81,7 +81,7 @@ func benchCaches(b *testing.B) []struct {
 	}{{"memory", nil}, {"redis", nil}, {"redis-local-off", nil}}
 	for i, o := range []larder.Options{
 		{Store: mem},
-		{Store: rs},                     // the defaults: an in-process tier in front of Redis
+		{Store: rs},                     // the defaults: an local tier in front of Redis
 		{Store: rs2, LocalMaxBytes: -1}, // every call goes to Redis
 	} {
 		// A budget that a loaded two-core machine does not exceed: with

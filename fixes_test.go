@@ -12,6 +12,7 @@ import (
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
+	"github.com/larderhq/larder/telemetry"
 )
 
 // Regression tests: each reproduces a way the API broke (a value it did
@@ -90,7 +91,7 @@ func TestWrongTypeKeyDoesNotSpin(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newCache(t, larder.Options{Store: s, LocalMaxBytes: -1, BreakerThreshold: 1000})
-	cl := redisstore.ClientOf(c)
+	cl := s.Client()
 	if err := cl.Do(ctx, cl.B().Rpush().Key(c.Key("list")).Element("x").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +392,7 @@ func TestRefusedKeyDoesNotTripBreaker(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newCache(t, larder.Options{Store: s, LocalMaxBytes: -1, BreakerThreshold: 2})
-	cl := redisstore.ClientOf(c)
+	cl := s.Client()
 	if err := cl.Do(ctx, cl.B().Rpush().Key(c.Key("list")).Element("x").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
@@ -425,15 +426,15 @@ func TestOneCountingPath(t *testing.T) {
 			if st.Misses != 1 || st.Sets != 1 || st.Deletes != 0 {
 				t.Fatalf("Stats: %d misses, %d sets, %d deletes; want 1 miss (the entry), 1 set (the fill), 0 deletes", st.Misses, st.Sets, st.Deletes)
 			}
-			if n := rec.count(larder.OpSet, larder.OutcomeOK); n != 1 {
+			if n := rec.count(telemetry.OpSet, telemetry.OutcomeOK); n != 1 {
 				t.Fatalf("Recorder: %d sets, want 1 (the fill)", n)
 			}
-			if n := rec.count(larder.OpGet, larder.OutcomeMiss); n != 1 {
+			if n := rec.count(telemetry.OpGet, telemetry.OutcomeMiss); n != 1 {
 				t.Fatalf("Recorder: %d get misses, want 1", n)
 			}
-			if rec.count(larder.OpDelete, larder.OutcomeOK) != 0 || rec.count(larder.OpInvalidate, larder.OutcomeOK) != 1 {
+			if rec.count(telemetry.OpDelete, telemetry.OutcomeOK) != 0 || rec.count(telemetry.OpInvalidate, telemetry.OutcomeOK) != 1 {
 				t.Fatalf("Recorder: InvalidateTags counted as %d deletes and %d invalidations, want 0 and 1",
-					rec.count(larder.OpDelete, larder.OutcomeOK), rec.count(larder.OpInvalidate, larder.OutcomeOK))
+					rec.count(telemetry.OpDelete, telemetry.OutcomeOK), rec.count(telemetry.OpInvalidate, telemetry.OutcomeOK))
 			}
 		})
 	}

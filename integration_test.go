@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
@@ -270,10 +271,10 @@ func BenchmarkFailOpen(b *testing.B) {
 func TestCloseLeavesNothingRunning(t *testing.T) {
 	srv := redistest.Shared(t)
 	opts := append(redistest.LeakOptions(), goleak.IgnoreCurrent())
-	for name, open := range map[string]func() (larder.Store, error){
-		"memory": func() (larder.Store, error) { return memstore.New(memstore.Options{}) },
-		"redis":  func() (larder.Store, error) { return redisstore.New(redisstore.Options{Addr: srv.Addr()}) },
-		"redis unreachable": func() (larder.Store, error) {
+	for name, open := range map[string]func() (driver.Store, error){
+		"memory": func() (driver.Store, error) { return memstore.New(memstore.Options{}) },
+		"redis":  func() (driver.Store, error) { return redisstore.New(redisstore.Options{Addr: srv.Addr()}) },
+		"redis unreachable": func() (driver.Store, error) {
 			return redisstore.New(redisstore.Options{Addr: "127.0.0.1:1"})
 		},
 	} {

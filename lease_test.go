@@ -48,7 +48,7 @@ func instances(t *testing.T, mode string) (a, b *larder.Cache) {
 	return nil, nil
 }
 
-// observer returns a Cache over c's store without an in-process tier, so
+// observer returns a Cache over c's store without an local tier, so
 // that what it reads is what the store holds, whatever c's own tier kept.
 func observer(t *testing.T, c *larder.Cache) *larder.Cache {
 	t.Helper()
@@ -312,7 +312,7 @@ func expireLease(t *testing.T, mode string, clk *fakeClock, c *larder.Cache, key
 		clk.advance(deadLeaseTTL + time.Millisecond)
 		return
 	}
-	rc := redisstore.ClientOf(c)
+	rc := c.Store().(*redisstore.Store).Client()
 	ctx := context.Background()
 	ttl, err := rc.Do(ctx, rc.B().Pttl().Key(c.Key(key)).Build()).AsInt64()
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // The linearizability proof: a database (an in-memory map of versioned
@@ -381,7 +382,7 @@ func TestFetchLinearizable(t *testing.T) {
 			// One store (a client each per instance) for all runs; each
 			// run has Caches, and a namespace, of its own.
 			a, b := instances(t, tc.mode)
-			stores := []larder.Store{a.Store(), b.Store()}[:tc.instances]
+			stores := []driver.Store{a.Store(), b.Store()}[:tc.instances]
 			var illegal, unknown, ops int
 			var checking time.Duration
 			var forcedMin, forcedSum, hits, dropped = int64(-1), int64(0), uint64(0), uint64(0)
@@ -398,7 +399,7 @@ func TestFetchLinearizable(t *testing.T) {
 					// and not of the protocol this test is about.
 					o := larder.Options{Store: s, Namespace: "lin" + strconv.Itoa(run), Timeout: 5 * time.Second}
 					if tc.instances > 1 {
-						// Across instances the in-process tier is coherent
+						// Across instances the local tier is coherent
 						// within the store's invalidation delay, not
 						// linearizable (coherence_test.go measures it);
 						// this case is about the store tier's leases.

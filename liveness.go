@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// liveness bounds how stale the in-process tier can be. Invalidations
+// liveness bounds how stale the local tier can be. Invalidations
 // arrive on a stream (RESP3 tracking) that can fall behind without
 // breaking: a Redis that stalls, a connection whose replies queue, a
 // starved process. The tier is trusted only while the stream is known to

@@ -4,21 +4,24 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/larderhq/larder/driver"
+	"github.com/larderhq/larder/telemetry"
 )
 
 // logLimiter keeps a sick store from flooding the log: each operation kind
 // logs at most once per interval and reports how many it held back.
 type logLimiter struct {
 	logger   *slog.Logger
-	clock    Clock
+	clock    driver.Clock
 	interval time.Duration
 
 	mu         sync.Mutex
-	last       [len(opNames)]time.Time
-	suppressed [len(opNames)]int
+	last       [telemetry.NumOps]time.Time
+	suppressed [telemetry.NumOps]int
 }
 
-func (l *logLimiter) failure(op Op, o Outcome, key string, err error) {
+func (l *logLimiter) failure(op telemetry.Op, o telemetry.Outcome, key string, err error) {
 	now := l.clock.Now()
 	l.mu.Lock()
 	if !l.last[op].IsZero() && now.Sub(l.last[op]) < l.interval {

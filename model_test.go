@@ -19,6 +19,7 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cachetest"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
@@ -28,7 +29,7 @@ import (
 // Fetch and Delete over a store that never fails, this drives every read
 // and every write a user has, over a store that fails, times out and runs
 // timed-out commands later, through two instances with skewed clocks and
-// their in-process tiers on, with loaders that fail and panic.
+// their local tiers on, with loaders that fail and panic.
 //
 // The database is a map of versioned ints; writers commit to it and then
 // make the cache agree in the way of the key's family (Delete,
@@ -66,7 +67,7 @@ import (
 const (
 	// modelLag is how long after a write returns the other instance may
 	// still serve the value it replaced: the coherence lag of the
-	// in-process tier (the time an invalidation takes to arrive, and what
+	// local tier (the time an invalidation takes to arrive, and what
 	// an instance that cannot hear invalidations keeps entries for), plus,
 	// under the injected faults, the time a failed invalidation or
 	// write-through takes to be retried until it lands (backoff from 5 ms
@@ -543,7 +544,7 @@ func newModelRun(t *testing.T, env *modelEnv, cfg modelConfig, seed uint64) *mod
 	}
 	ns := fmt.Sprintf("model-%s-%d", cfg.mode, seed)
 	r.start = time.Now()
-	var stores [2]larder.Store
+	var stores [2]driver.Store
 	var mem *memstore.Store
 	switch cfg.mode {
 	case "memory":
@@ -551,7 +552,7 @@ func newModelRun(t *testing.T, env *modelEnv, cfg modelConfig, seed uint64) *mod
 		if mem, err = memstore.New(memstore.Options{}); err != nil {
 			t.Fatal(err)
 		}
-		stores = [2]larder.Store{mem, mem}
+		stores = [2]driver.Store{mem, mem}
 	case "redis":
 		for i := range stores {
 			s, err := redisstore.New(redisstore.Options{Addr: env.srv.Addr(), DB: env.db, TrackingPrefixes: []string{ns + ":"}})
@@ -614,7 +615,7 @@ func newModelRun(t *testing.T, env *modelEnv, cfg modelConfig, seed uint64) *mod
 		// fallback TTL only, and changes made before it tracked are
 		// unknown to it: start once both hear invalidations.
 		for i, c := range r.caches {
-			src := c.Store().(larder.InvalidationSource)
+			src := c.Store().(driver.InvalidationSource)
 			deadline := time.Now().Add(10 * time.Second)
 			for !src.Tracking() {
 				_ = c.Ping(context.Background())

@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/larderhq/larder/driver"
+	"github.com/larderhq/larder/telemetry"
 )
 
 // Defaults applied by New to zero-valued Options fields.
@@ -30,7 +33,7 @@ const (
 type Options struct {
 	// Store is where values live. Nil means off mode: every read misses,
 	// every write succeeds without storing, and Enabled reports false.
-	Store Store
+	Store driver.Store
 
 	// BorrowStore makes the Cache a borrower of Store: Close leaves the
 	// store open for its owner to close, as a database/sql pool is shared.
@@ -49,7 +52,7 @@ type Options struct {
 	// Timeout is the budget of one store call. A call that takes longer is
 	// abandoned, counted as a timeout and treated as a miss (reads) or
 	// dropped (writes). Default 50 ms. Stores that never block
-	// (LocalStore) are called without a budget.
+	// (driver.InProcessStore) are called without a budget.
 	Timeout time.Duration
 
 	// Codec turns values into bytes and back. Default JSON.
@@ -74,21 +77,21 @@ type Options struct {
 	// Default: discard.
 	Logger *slog.Logger
 
-	// LocalMaxBytes bounds the in-process tier that stands in front of a
+	// LocalMaxBytes bounds the local tier that stands in front of a
 	// remote store (Redis), holding decoded values. Zero means 64 MiB;
 	// negative turns the tier off. Stores that are themselves in-process
 	// (memstore) never get one.
 	LocalMaxBytes int64
 
-	// LocalTTL is the longest an entry stays in the in-process tier (never
+	// LocalTTL is the longest an entry stays in the local tier (never
 	// longer than its own TTL). It applies while the store reports changes
-	// (InvalidationSource, e.g. RESP3 tracking): then any change to a key,
+	// (driver.InvalidationSource, e.g. RESP3 tracking): then any change to a key,
 	// by any instance or redis-cli, drops it at once. Default 1 min.
 	LocalTTL time.Duration
 
 	// LocalLag bounds how long after a change by another instance this
-	// instance may still answer from its in-process tier, when the store
-	// reports its own writes (SelfReporter: redisstore). The Cache writes a
+	// instance may still answer from its local tier, when the store
+	// reports its own writes (driver.SelfReporter: redisstore). The Cache writes a
 	// heartbeat key every LocalLag/4 and trusts the tier only while the
 	// newest heartbeat the store reported back was sent less than LocalLag
 	// ago; otherwise reads go to the store. Default 50 ms; negative turns
@@ -102,7 +105,7 @@ type Options struct {
 	LocalFallbackTTL time.Duration
 
 	// LocalClone, when set, is applied to every value handed out by the
-	// in-process tier. Values from the tier are shared between callers and
+	// local tier. Values from the tier are shared between callers and
 	// must not be mutated; give a clone function for types whose callers
 	// mutate what they get (maps, slices, pointers).
 	LocalClone func(any) any
@@ -121,27 +124,15 @@ type Options struct {
 	MaxRefreshes int
 
 	// Clock tells the time: it judges every expiry (soft and hard TTLs,
-	// the in-process tier, negative entries), times loads and store
+	// the local tier, negative entries), times loads and store
 	// calls, and rate-limits logging. Default: the system clock.
-	Clock Clock
+	Clock driver.Clock
 
 	// Recorder receives one Event per cache operation, for metrics
 	// exporters. Default: none. Counters readable through Cache.Stats are
 	// kept whether or not a Recorder is set.
-	Recorder Recorder
+	Recorder telemetry.Recorder
 }
-
-// Clock tells the time. Implementations must be safe for concurrent use.
-type Clock interface {
-	Now() time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-// SystemClock is the Clock that reads the system time.
-var SystemClock Clock = systemClock{}
 
 // withDefaults returns a copy of o with defaults filled in and checks it.
 func (o Options) withDefaults() (Options, error) {
@@ -188,7 +179,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.MaxRefreshes = DefaultMaxRefreshes
 	}
 	if o.Clock == nil {
-		o.Clock = SystemClock
+		o.Clock = driver.SystemClock
 	}
 	if o.Recorder == nil {
 		o.Recorder = nopRecorder{}

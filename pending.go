@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/glob"
 )
 
@@ -369,7 +370,7 @@ func (c *Cache) retryPending() bool {
 		c.forget(key)
 		c.pend.doneWrite(key, w.seq)
 	}
-	if cs, conditional := c.store.(ConditionalStore); conditional {
+	if cs, conditional := c.store.(driver.ConditionalStore); conditional {
 		for full, l := range r.leases {
 			if call(c.opts.Timeout, func(ctx context.Context) error {
 				removed, err := cs.CompareAndDelete(ctx, full, l.lease)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"time"
+
+	"github.com/larderhq/larder/telemetry"
 )
 
 // slotState is what a read found under a key.
@@ -45,12 +47,12 @@ func (s slot) value() bool { return s.state == slotEntry && s.env.isValue() }
 // failure as a failure and a miss, foreign bytes as a decode error and a
 // miss; an entry is counted by the caller.
 func (c *Cache) read(ctx context.Context, full string) (slot, error) {
-	return c.readAs(ctx, OpGet, full)
+	return c.readAs(ctx, telemetry.OpGet, full)
 }
 
 // readAs is read counted as op: a write's own read of what it replaces
 // (OpLease) is no hit or miss.
-func (c *Cache) readAs(ctx context.Context, op Op, full string) (slot, error) {
+func (c *Cache) readAs(ctx context.Context, op telemetry.Op, full string) (slot, error) {
 	var raw []byte
 	r, d, err := c.do(ctx, op, full, func(ctx context.Context) error {
 		var err error
@@ -70,9 +72,9 @@ func (c *Cache) readAs(ctx context.Context, op Op, full string) (slot, error) {
 func (c *Cache) unwrap(full string, raw []byte, d time.Duration) slot {
 	env, err := decodeEnvelope(raw)
 	if err != nil {
-		c.count(TierStore, OpGet, OutcomeDecodeError, d)
-		c.counters[TierStore].add(OpGet, OutcomeMiss, 1)
-		c.logs.failure(OpGet, OutcomeDecodeError, full, fmt.Errorf("%w: %w", ErrDecode, err))
+		c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeDecodeError, d)
+		c.counters[telemetry.TierStore].add(telemetry.OpGet, telemetry.OutcomeMiss, 1)
+		c.logs.failure(telemetry.OpGet, telemetry.OutcomeDecodeError, full, fmt.Errorf("%w: %w", ErrDecode, err))
 		return slot{state: slotForeign, raw: raw, d: d}
 	}
 	return slot{state: slotEntry, env: env, raw: raw, d: d}
@@ -83,14 +85,14 @@ func (c *Cache) unwrap(full string, raw []byte, d time.Duration) slot {
 func (c *Cache) decode(key string, data []byte, dst any, d time.Duration) bool {
 	// Decoders fill what dst already holds: encoding/json appends into its
 	// slices and adds to its maps. Those may be shared with a value the
-	// in-process tier handed out earlier, so start from zero.
+	// local tier handed out earlier, so start from zero.
 	if rv := reflect.ValueOf(dst); rv.Kind() == reflect.Pointer && !rv.IsNil() {
 		rv.Elem().SetZero()
 	}
 	if err := c.opts.Codec.Unmarshal(data, dst); err != nil {
-		c.count(TierStore, OpGet, OutcomeDecodeError, d)
-		c.counters[TierStore].add(OpGet, OutcomeMiss, 1)
-		c.logs.failure(OpGet, OutcomeDecodeError, key, fmt.Errorf("%w: %w", ErrDecode, err))
+		c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeDecodeError, d)
+		c.counters[telemetry.TierStore].add(telemetry.OpGet, telemetry.OutcomeMiss, 1)
+		c.logs.failure(telemetry.OpGet, telemetry.OutcomeDecodeError, key, fmt.Errorf("%w: %w", ErrDecode, err))
 		return false
 	}
 	return true

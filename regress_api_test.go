@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
@@ -63,7 +64,7 @@ func TestRegressLoaderPanicChild(t *testing.T) {
 	if spec == "" {
 		t.Skip("runs as the child process of TestRegressLoaderPanic")
 	}
-	var s larder.Store
+	var s driver.Store
 	var err error
 	if f := strings.Fields(spec); f[0] == "redis" {
 		db, _ := strconv.Atoi(f[2])
@@ -172,7 +173,7 @@ func TestRegressTrackingCoverage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var s larder.Store = rs
+			var s driver.Store = rs
 			if tc.refuse {
 				s = &refusingTracker{rs}
 			}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
@@ -36,7 +37,7 @@ type regressRig struct {
 func newRegressRig(t *testing.T, mode string, o larder.Options) *regressRig {
 	t.Helper()
 	r := &regressRig{}
-	var inner larder.Store
+	var inner driver.Store
 	switch mode {
 	case "memory":
 		s, err := memstore.New(memstore.Options{})
@@ -71,13 +72,13 @@ func newRegressRig(t *testing.T, mode string, o larder.Options) *regressRig {
 // write report that it did not apply and Set fail, as a store that will
 // not let a key be replaced.
 type countingStore struct {
-	inner  larder.ConditionalStore
-	local  bool
-	mode   larder.Mode
-	calls  atomic.Int64
-	base   atomic.Int64 // calls when the limit was set
-	limit  atomic.Int64 // calls past it fail; 0: none
-	refuse atomic.Bool
+	inner     driver.ConditionalStore
+	inProcess bool
+	mode      driver.Mode
+	calls     atomic.Int64
+	base      atomic.Int64 // calls when the limit was set
+	limit     atomic.Int64 // calls past it fail; 0: none
+	refuse    atomic.Bool
 }
 
 var (
@@ -85,12 +86,12 @@ var (
 	errRefused = errors.New("regress: write refused")
 )
 
-func newCountingStore(s larder.Store) *countingStore {
-	c := &countingStore{inner: s.(larder.ConditionalStore), mode: larder.ModeCustom}
-	if ls, ok := s.(larder.LocalStore); ok {
-		c.local = ls.Local()
+func newCountingStore(s driver.Store) *countingStore {
+	c := &countingStore{inner: s.(driver.ConditionalStore), mode: driver.ModeCustom}
+	if ls, ok := s.(driver.InProcessStore); ok {
+		c.inProcess = ls.InProcess()
 	}
-	if mr, ok := s.(larder.ModeReporter); ok {
+	if mr, ok := s.(driver.ModeReporter); ok {
 		c.mode = mr.Mode()
 	}
 	return c
@@ -191,8 +192,8 @@ func (s *countingStore) CompareAndDelete(ctx context.Context, key string, old []
 	return s.inner.CompareAndDelete(ctx, key, old)
 }
 
-func (s *countingStore) Local() bool       { return s.local }
-func (s *countingStore) Mode() larder.Mode { return s.mode }
+func (s *countingStore) InProcess() bool   { return s.inProcess }
+func (s *countingStore) Mode() driver.Mode { return s.mode }
 
 // guarded runs f and fails the test if it has not returned after 30 s,
 // so that a Fetch that never returns fails instead of hanging the run.

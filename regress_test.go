@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
@@ -215,7 +216,7 @@ type row struct {
 func rowVersion(r row) int64 { return r.Ver }
 
 // storedRow reads what the store holds under key, through a Cache without
-// an in-process tier.
+// an local tier.
 func storedRow(t *testing.T, c *larder.Cache, key string) (row, bool) {
 	t.Helper()
 	var r row
@@ -385,14 +386,14 @@ func TestRegressClockSkew(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			ctx := context.Background()
 			clk := newFakeClock()
-			var stores [2]larder.Store
+			var stores [2]driver.Store
 			switch mode {
 			case "memory":
 				s, err := memstore.New(memstore.Options{Clock: clk}) // the store's clock is the true one
 				if err != nil {
 					t.Fatal(err)
 				}
-				stores = [2]larder.Store{s, s}
+				stores = [2]driver.Store{s, s}
 			case "redis":
 				srv := redistest.Shared(t)
 				db := srv.FreshDB()

@@ -4,7 +4,7 @@ import (
 	"reflect"
 )
 
-// sizeOf estimates the heap bytes a decoded value holds, for the near
+// sizeOf estimates the heap bytes a decoded value holds, for the local
 // tier's byte bound: the value itself plus what its strings, slices, maps
 // and pointers reach. It is an estimate (shared memory is counted once per
 // path, allocator rounding is ignored) and it stops at depth 32, but it

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
@@ -438,18 +439,18 @@ func TestStampedeChild(t *testing.T) {
 // behind n Caches, in redis mode n clients of one fresh database.
 func sharedStoreCaches(t *testing.T, mode string, n int, o larder.Options) []*larder.Cache {
 	t.Helper()
-	var open func() larder.Store
+	var open func() driver.Store
 	switch mode {
 	case "memory":
 		s, err := memstore.New(memstore.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		open = func() larder.Store { return s } // each Cache closes it; the second Close is refused, harmlessly
+		open = func() driver.Store { return s } // each Cache closes it; the second Close is refused, harmlessly
 	case "redis":
 		srv := redistest.Shared(t)
 		db := srv.FreshDB()
-		open = func() larder.Store {
+		open = func() driver.Store {
 			s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db})
 			if err != nil {
 				t.Fatal(err)

@@ -4,124 +4,14 @@ import (
 	mrand "math/rand/v2"
 	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/larderhq/larder/driver"
+	"github.com/larderhq/larder/telemetry"
 )
-
-// Tier names one level of the cache.
-type Tier uint8
-
-// The tiers a Cache reports on.
-const (
-	// TierStore is the Store: memstore in memory mode, Redis in redis mode.
-	TierStore Tier = iota
-	// TierLocal is the in-process tier that stands in front of a remote
-	// store.
-	TierLocal
-)
-
-// NumTiers is the number of Tier values, dense from zero, so that exporters
-// can pre-build one series per tier.
-const NumTiers = 2
-
-// String returns "store", "local", or "unknown" for any other value.
-func (t Tier) String() string {
-	switch t {
-	case TierStore:
-		return "store"
-	case TierLocal:
-		return "local"
-	}
-	return "unknown"
-}
-
-// Op names a cache operation, for Events.
-type Op uint8
-
-// The operations a Cache records.
-const (
-	OpGet Op = iota
-	OpSet
-	OpDelete
-	OpExists
-	OpClear
-	OpPing
-	OpCount
-	OpInfo
-	// OpLease is taking or releasing a fill's lease (Fetch).
-	OpLease
-	// OpInvalidate is writing a tag's new generation (InvalidateTags).
-	OpInvalidate
-	// OpTag is reading a tag's generation, or starting one (Fetch with
-	// Tags, and Get of an entry filed under tags).
-	OpTag
-)
-
-var opNames = [...]string{"get", "set", "delete", "exists", "clear", "ping", "count", "info", "lease", "invalidate", "tag"}
-
-// NumOps is the number of Op values, dense from zero.
-const NumOps = len(opNames)
-
-// String returns the operation's lower-case name.
-func (o Op) String() string {
-	if int(o) < len(opNames) {
-		return opNames[o]
-	}
-	return "unknown"
-}
-
-// Outcome says how one operation ended.
-type Outcome uint8
-
-// The outcomes of an operation.
-const (
-	// OutcomeOK is a successful write, delete, ping or clear.
-	OutcomeOK Outcome = iota
-	// OutcomeHit is a read that found a value.
-	OutcomeHit
-	// OutcomeMiss is a read that found nothing.
-	OutcomeMiss
-	// OutcomeError is a store failure; the cache failed open.
-	OutcomeError
-	// OutcomeTimeout is a store call abandoned at its time budget.
-	OutcomeTimeout
-	// OutcomeRejected is a call not made because the breaker was open.
-	OutcomeRejected
-	// OutcomeDecodeError is a stored value that did not decode into the
-	// caller's type; the read counted as a miss.
-	OutcomeDecodeError
-)
-
-var outcomeNames = [...]string{"ok", "hit", "miss", "error", "timeout", "rejected", "decode_error"}
-
-// NumOutcomes is the number of Outcome values, dense from zero.
-const NumOutcomes = len(outcomeNames)
-
-// String returns the outcome's lower-case name, as used in metric labels.
-func (o Outcome) String() string {
-	if int(o) < len(outcomeNames) {
-		return outcomeNames[o]
-	}
-	return "unknown"
-}
-
-// Event describes one cache operation. It is passed by value to a Recorder.
-type Event struct {
-	Tier     Tier
-	Op       Op
-	Outcome  Outcome
-	Duration time.Duration // zero for the local tier, to keep it cheap
-}
-
-// Recorder receives an Event for every cache operation; a metrics exporter
-// implements it. Record is called on the caller's goroutine, so it must be
-// fast, must not block, and must be safe for concurrent use.
-type Recorder interface {
-	Record(Event)
-}
 
 type nopRecorder struct{}
 
-func (nopRecorder) Record(Event) {}
+func (nopRecorder) Record(telemetry.Event) {}
 
 // TierStats counts what happened in one tier since the Cache was created.
 type TierStats struct {
@@ -133,7 +23,7 @@ type TierStats struct {
 	Timeouts     uint64 `json:"timeouts"`
 	Rejected     uint64 `json:"rejected"`
 	DecodeErrors uint64 `json:"decode_errors"`
-	// The in-process tier only: entries evicted by the byte bound,
+	// The local tier only: entries evicted by the byte bound,
 	// invalidation messages received from the store, and what it holds.
 	Evictions     uint64 `json:"evictions,omitempty"`
 	Invalidations uint64 `json:"invalidations,omitempty"`
@@ -189,17 +79,16 @@ func (f *fetchCounters) snapshot() FetchStats {
 
 // Stats is a snapshot of a Cache's counters, returned by Cache.Stats.
 type Stats struct {
-	Mode      Mode         `json:"mode"`
+	Mode      driver.Mode  `json:"mode"`
 	Namespace string       `json:"namespace"`
 	Breaker   BreakerState `json:"breaker"`
 	Store     TierStats    `json:"store"`
 	Local     TierStats    `json:"local"`
 	Fetch     FetchStats   `json:"fetch"`
-	// LocalCoherence says how the in-process tier in front of a remote
-	// store stays coherent: "tracking" (the store reports every change),
-	// "ttl" (it cannot; entries live LocalFallbackTTL) or "off" (no tier).
-	LocalCoherence string `json:"local_coherence"`
-	// LocalTrusted says whether the in-process tier answers now: with a
+	// LocalCoherence says how the local tier in front of a remote store
+	// stays coherent.
+	LocalCoherence Coherence `json:"local_coherence"`
+	// LocalTrusted says whether the local tier answers now: with a
 	// store that reports its own writes (redisstore), only while its
 	// stream of changes is known to be current (Options.LocalLag).
 	LocalTrusted bool `json:"local_trusted"`
@@ -208,6 +97,22 @@ type Stats struct {
 	// instance reads around the store for what it covers.
 	Pending int `json:"pending"`
 }
+
+// Coherence says how a Cache's local tier stays coherent with its store.
+type Coherence string
+
+// The ways a local tier stays coherent, reported in Stats.LocalCoherence.
+const (
+	// CoherenceOff: there is no local tier (off or memory mode, or
+	// Options.LocalMaxBytes < 0).
+	CoherenceOff Coherence = "off"
+	// CoherenceTracking: the store reports every change to the
+	// namespace, and the tier drops what changed.
+	CoherenceTracking Coherence = "tracking"
+	// CoherenceTTL: the store cannot report changes now; tier entries
+	// live Options.LocalFallbackTTL only.
+	CoherenceTTL Coherence = "ttl"
+)
 
 // tierCounters are the live, atomically updated counters behind TierStats.
 // Hits and misses are counted on every read, by every core at once; one
@@ -247,32 +152,32 @@ func (s *stripedCounter) Load() uint64 {
 	return sum
 }
 
-func (c *tierCounters) add(op Op, o Outcome, n uint64) {
+func (c *tierCounters) add(op telemetry.Op, o telemetry.Outcome, n uint64) {
 	switch o {
-	case OutcomeHit, OutcomeMiss:
+	case telemetry.OutcomeHit, telemetry.OutcomeMiss:
 		// Only reads of a value are hits or misses: a write's own read,
 		// or Exists, is neither.
-		if op != OpGet {
+		if op != telemetry.OpGet {
 			return
 		}
-		if o == OutcomeHit {
+		if o == telemetry.OutcomeHit {
 			c.hits.Add(n)
 		} else {
 			c.misses.Add(n)
 		}
-	case OutcomeError:
+	case telemetry.OutcomeError:
 		c.errors.Add(n)
-	case OutcomeTimeout:
+	case telemetry.OutcomeTimeout:
 		c.timeouts.Add(n)
-	case OutcomeRejected:
+	case telemetry.OutcomeRejected:
 		c.rejected.Add(n)
-	case OutcomeDecodeError:
+	case telemetry.OutcomeDecodeError:
 		c.decodeErrors.Add(n)
-	case OutcomeOK:
+	case telemetry.OutcomeOK:
 		switch op {
-		case OpSet:
+		case telemetry.OpSet:
 			c.sets.Add(n)
-		case OpDelete:
+		case telemetry.OpDelete:
 			c.deletes.Add(n)
 		}
 	}

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/larderhq/larder/driver"
+	"github.com/larderhq/larder/telemetry"
 )
 
 // Tags are invalidated by generation: each tag has a generation stored
@@ -31,7 +34,7 @@ func (c *Cache) tagKey(tag string) string { return c.prefix + tagPrefix + tag }
 
 // readTagged reads the entry under full and the current generations of
 // tags (none: a plain read), in one round trip where the store can
-// (BatchStore). ok is false
+// (driver.BatchStore). ok is false
 // when the generations cannot be had (the store failing): then no entry
 // can be trusted and none may be written.
 func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slot, []tagGen, bool, error) {
@@ -39,7 +42,7 @@ func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slo
 		s, err := c.read(ctx, full)
 		return s, nil, true, err
 	}
-	bs, batch := c.store.(BatchStore)
+	bs, batch := c.store.(driver.BatchStore)
 	if !batch {
 		gens, ok := c.generations(ctx, tags, nil)
 		if !ok {
@@ -54,7 +57,7 @@ func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slo
 		keys = append(keys, c.tagKey(t))
 	}
 	var vals [][]byte
-	r, d, err := c.do(ctx, OpGet, full, func(ctx context.Context) error {
+	r, d, err := c.do(ctx, telemetry.OpGet, full, func(ctx context.Context) error {
 		var err error
 		vals, err = bs.GetMany(ctx, keys)
 		if err == nil && len(vals) != len(keys) {
@@ -70,7 +73,7 @@ func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slo
 		return slot{state: slotFailed, d: d}, nil, false, ctx.Err()
 	}
 	if vals[0] == nil {
-		c.count(TierStore, OpGet, OutcomeMiss, d)
+		c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, d)
 		return slot{state: slotAbsent, d: d}, gens, true, nil
 	}
 	return c.unwrap(full, vals[0], d), gens, true, nil
@@ -104,7 +107,7 @@ func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, 
 	for range 3 {
 		if read {
 			var raw []byte
-			r, _, _ := c.do(ctx, OpTag, full, func(ctx context.Context) error {
+			r, _, _ := c.do(ctx, telemetry.OpTag, full, func(ctx context.Context) error {
 				var err error
 				raw, err = c.store.Get(ctx, full)
 				return err
@@ -118,10 +121,10 @@ func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, 
 		}
 		read = true
 		gen := newGeneration()
-		if cs, ok := c.store.(ConditionalStore); ok {
+		if cs, ok := c.store.(driver.ConditionalStore); ok {
 			// Two processes starting a generation at once must agree on
 			// one, or their entries would record different ones.
-			won, ok := c.cond(ctx, OpTag, full, func(ctx context.Context) (bool, error) {
+			won, ok := c.cond(ctx, telemetry.OpTag, full, func(ctx context.Context) (bool, error) {
 				return cs.SetNX(ctx, full, []byte(gen), tagTTL)
 			})
 			if !ok {
@@ -132,7 +135,7 @@ func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, 
 			}
 			continue // lost the race: read the winner's
 		}
-		r, _, _ := c.do(ctx, OpTag, full, func(ctx context.Context) error {
+		r, _, _ := c.do(ctx, telemetry.OpTag, full, func(ctx context.Context) error {
 			return c.store.Set(ctx, full, []byte(gen), tagTTL)
 		})
 		if r != callOK {
@@ -155,8 +158,8 @@ func (c *Cache) tagsCurrent(ctx context.Context, tags []tagGen) bool {
 	}
 	vals := make([][]byte, len(keys))
 	var r callResult
-	if bs, ok := c.store.(BatchStore); ok {
-		r, _, _ = c.do(ctx, OpTag, keys[0], func(ctx context.Context) error {
+	if bs, ok := c.store.(driver.BatchStore); ok {
+		r, _, _ = c.do(ctx, telemetry.OpTag, keys[0], func(ctx context.Context) error {
 			var err error
 			vals, err = bs.GetMany(ctx, keys)
 			if err == nil && len(vals) != len(keys) {
@@ -166,7 +169,7 @@ func (c *Cache) tagsCurrent(ctx context.Context, tags []tagGen) bool {
 		})
 	} else {
 		for i, k := range keys {
-			r, _, _ = c.do(ctx, OpTag, k, func(ctx context.Context) error {
+			r, _, _ = c.do(ctx, telemetry.OpTag, k, func(ctx context.Context) error {
 				var err error
 				vals[i], err = c.store.Get(ctx, k)
 				return err
@@ -221,7 +224,7 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	for _, tag := range tags {
 		full := c.tagKey(tag)
 		gen := []byte(newGeneration())
-		r, _, err := c.do(ctx, OpInvalidate, full, func(ctx context.Context) error {
+		r, _, err := c.do(ctx, telemetry.OpInvalidate, full, func(ctx context.Context) error {
 			return c.store.Set(ctx, full, gen, tagTTL)
 		})
 		if r != callOK {

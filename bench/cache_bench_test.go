@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
@@ -56,7 +57,7 @@ func subjects(b testing.TB) map[string]cacheOps {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The Redis path itself: BenchmarkTierHit measures the in-process tier.
+	// The Redis path itself: BenchmarkTierHit measures the local tier.
 	out["larder-redis"] = larderOps(b, rs, -1)
 
 	gr := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), DB: srv.FreshDB(), PoolSize: 64})
@@ -106,7 +107,7 @@ func subjects(b testing.TB) map[string]cacheOps {
 	return out
 }
 
-func larderOps(b testing.TB, s larder.Store, localMaxBytes int64) cacheOps {
+func larderOps(b testing.TB, s driver.Store, localMaxBytes int64) cacheOps {
 	c, err := larder.New(larder.Options{Store: s, Namespace: "bench", LocalMaxBytes: localMaxBytes})
 	if err != nil {
 		b.Fatal(err)

@@ -15,7 +15,7 @@ import (
 // BenchmarkTierHit compares reads of one hot ~200-byte value served from
 // process memory and from Redis:
 //
-//   - larder-local: larder in redis mode with its in-process tier
+//   - larder-local: larder in redis mode with its local tier
 //     (decoded values, coherent through RESP3 tracking), by Get and by Fetch;
 //   - go-redis-cache-tinylfu: go-redis/cache with its TinyLFU local cache
 //     (not coherent across instances);

@@ -9,6 +9,7 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cacheadmin"
+	"github.com/larderhq/larder/driver"
 )
 
 // seed stores the given keys in c.
@@ -104,7 +105,7 @@ func TestClear(t *testing.T) {
 // TestClearNamespace checks that no pattern reaches another namespace's
 // keys in a shared store.
 func TestClearNamespace(t *testing.T) {
-	f := newFakeStore(larder.ModeRedis, nil)
+	f := newFakeStore(driver.ModeRedis, nil)
 	c := newFakeCache(t, f)
 	other := newCache(t, larder.Options{Store: f, Namespace: "other"})
 	seed(t, c, "user:1")
@@ -129,7 +130,7 @@ func TestClearUnavailable(t *testing.T) {
 		{
 			name: "store failing",
 			cache: func(t *testing.T) *larder.Cache {
-				f := newFakeStore(larder.ModeRedis, nil)
+				f := newFakeStore(driver.ModeRedis, nil)
 				f.setBroken(true)
 				return newFakeCache(t, f)
 			},
@@ -139,7 +140,7 @@ func TestClearUnavailable(t *testing.T) {
 		{
 			name: "breaker open",
 			cache: func(t *testing.T) *larder.Cache {
-				f := newFakeStore(larder.ModeRedis, nil)
+				f := newFakeStore(driver.ModeRedis, nil)
 				c := newFakeCache(t, f)
 				openBreaker(t, c, f)
 				return c

@@ -7,19 +7,20 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // errBroken is what a broken fakeStore returns from every call.
 var errBroken = errors.New("fake: connection refused")
 
-// fakeStore is a remote-looking Store (no LocalStore, so the Cache gives it
+// fakeStore is a remote-looking Store (no InProcessStore, so the Cache gives it
 // a breaker) that reports a chosen mode and server info, and that can be
-// switched to fail every call. It implements larder.Counter and
-// larder.Infoer so that the handlers' use of both can be checked, both
+// switched to fail every call. It implements driver.KeyCounter and
+// driver.Infoer so that the handlers' use of both can be checked, both
 // when they work and when they fail. Real stores are covered by memstore
 // in these tests and by the cachetest contract in their own packages.
 type fakeStore struct {
-	mode larder.Mode
+	mode driver.Mode
 	info map[string]string
 
 	mu     sync.Mutex
@@ -28,14 +29,14 @@ type fakeStore struct {
 	data   map[string][]byte
 }
 
-func newFakeStore(mode larder.Mode, info map[string]string) *fakeStore {
+func newFakeStore(mode driver.Mode, info map[string]string) *fakeStore {
 	return &fakeStore{mode: mode, info: info, data: map[string][]byte{}}
 }
 
 var (
-	_ larder.Counter      = (*fakeStore)(nil)
-	_ larder.Infoer       = (*fakeStore)(nil)
-	_ larder.ModeReporter = (*fakeStore)(nil)
+	_ driver.KeyCounter   = (*fakeStore)(nil)
+	_ driver.Infoer       = (*fakeStore)(nil)
+	_ driver.ModeReporter = (*fakeStore)(nil)
 )
 
 func (f *fakeStore) setBroken(b bool) {
@@ -65,7 +66,7 @@ func (f *fakeStore) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (f *fakeStore) Mode() larder.Mode { return f.mode }
+func (f *fakeStore) Mode() driver.Mode { return f.mode }
 
 func (f *fakeStore) Get(ctx context.Context, key string) ([]byte, error) {
 	f.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // The values of the "status" field of the Health response.
@@ -24,7 +25,7 @@ const (
 // healthBody is the Health response.
 type healthBody struct {
 	Status    string              `json:"status"`
-	Mode      larder.Mode         `json:"mode"`
+	Mode      driver.Mode         `json:"mode"`
 	LatencyMS float64             `json:"latency_ms"`
 	Breaker   larder.BreakerState `json:"breaker"`
 	Error     string              `json:"error,omitempty"`

@@ -6,6 +6,7 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cacheadmin"
+	"github.com/larderhq/larder/driver"
 )
 
 func TestHealth(t *testing.T) {
@@ -37,7 +38,7 @@ func TestHealth(t *testing.T) {
 		{
 			name: "remote healthy",
 			cache: func(t *testing.T) *larder.Cache {
-				return newFakeCache(t, newFakeStore(larder.ModeRedis, nil))
+				return newFakeCache(t, newFakeStore(driver.ModeRedis, nil))
 			},
 			wantCode:    http.StatusOK,
 			wantStatus:  cacheadmin.StatusHealthy,
@@ -47,7 +48,7 @@ func TestHealth(t *testing.T) {
 		{
 			name: "remote failing",
 			cache: func(t *testing.T) *larder.Cache {
-				f := newFakeStore(larder.ModeRedis, nil)
+				f := newFakeStore(driver.ModeRedis, nil)
 				f.setBroken(true)
 				return newFakeCache(t, f)
 			},
@@ -60,7 +61,7 @@ func TestHealth(t *testing.T) {
 		{
 			name: "remote failing, breaker open",
 			cache: func(t *testing.T) *larder.Cache {
-				f := newFakeStore(larder.ModeRedis, nil)
+				f := newFakeStore(driver.ModeRedis, nil)
 				c := newFakeCache(t, f)
 				openBreaker(t, c, f)
 				return c

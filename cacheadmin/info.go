@@ -5,11 +5,12 @@ import (
 	"net/http"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // infoBody is the Info response.
 type infoBody struct {
-	Mode       larder.Mode         `json:"mode"`
+	Mode       driver.Mode         `json:"mode"`
 	Namespace  string              `json:"namespace"`
 	Enabled    bool                `json:"enabled"`
 	Breaker    larder.BreakerState `json:"breaker"`

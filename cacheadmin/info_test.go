@@ -8,6 +8,7 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cacheadmin"
+	"github.com/larderhq/larder/driver"
 )
 
 func TestInfo(t *testing.T) {
@@ -32,7 +33,7 @@ func TestInfo(t *testing.T) {
 		{
 			name: "redis",
 			cache: func(t *testing.T) *larder.Cache {
-				return newFakeCache(t, newFakeStore(larder.ModeRedis, redisInfo))
+				return newFakeCache(t, newFakeStore(driver.ModeRedis, redisInfo))
 			},
 			want:       map[string]any{"mode": "redis", "enabled": true, "breaker": "closed"},
 			wantServer: map[string]any{"redis_version": "7.4.1", "connected_clients": "3"},
@@ -40,7 +41,7 @@ func TestInfo(t *testing.T) {
 		{
 			name: "redis failing",
 			cache: func(t *testing.T) *larder.Cache {
-				f := newFakeStore(larder.ModeRedis, redisInfo)
+				f := newFakeStore(driver.ModeRedis, redisInfo)
 				f.setBroken(true)
 				return newFakeCache(t, f)
 			},

@@ -2,11 +2,13 @@ package cacheadmin
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // queryBudget bounds the store queries of one Stats or Info request.
@@ -19,7 +21,7 @@ const queryBudget = 5 * time.Second
 // statsBody is the Stats response. Pointer fields are null when the store
 // cannot tell, so that a dashboard can tell "unknown" from zero.
 type statsBody struct {
-	Mode      larder.Mode         `json:"mode"`
+	Mode      driver.Mode         `json:"mode"`
 	Namespace string              `json:"namespace"`
 	Breaker   larder.BreakerState `json:"breaker"`
 
@@ -62,7 +64,7 @@ type disabledBody struct {
 //	}
 //
 // The top-level counters are the store tier's, since the cache was created
-// (see larder.Stats); "local" holds the in-process tier's. keys is
+// (see larder.Stats); "local" holds the local tier's. keys is
 // c.Count(ctx, "*"), the keys of the cache's namespace. used_memory (Redis's
 // used_memory_human), connected_clients and total_commands
 // (total_commands_processed) come from c.Info and are null for stores
@@ -102,13 +104,15 @@ func Stats(c *larder.Cache) http.Handler {
 		unavailable := make(map[string]string)
 
 		switch n, err := c.Count(ctx, "*"); {
+		case errors.Is(err, errors.ErrUnsupported):
+			// The store cannot count: there is nothing to report.
 		case err != nil:
 			unavailable["keys"] = err.Error()
-		case n >= 0: // -1: the store cannot count
+		default:
 			body.Keys = &n
 		}
 
-		if sz, ok := c.Store().(larder.Sizer); ok {
+		if sz, ok := c.Store().(driver.Sizer); ok {
 			entries, bytes := sz.Size()
 			body.Entries, body.UsedBytes = &entries, &bytes
 		}

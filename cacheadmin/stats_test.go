@@ -11,6 +11,7 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cacheadmin"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -146,7 +147,7 @@ func TestStatsRemote(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeStore(larder.ModeRedis, tt.info)
+			f := newFakeStore(driver.ModeRedis, tt.info)
 			c := newFakeCache(t, f)
 			if err := c.Set(ctx, "user:1", "v", time.Minute); err != nil {
 				t.Fatal(err)
@@ -190,7 +191,7 @@ func TestStatsRemote(t *testing.T) {
 // the statistics page: the queries end with the request's context (or the
 // handler's own budget, when the request has none) and the page answers.
 func TestStatsHungStore(t *testing.T) {
-	f := newFakeStore(larder.ModeRedis, redisInfo)
+	f := newFakeStore(driver.ModeRedis, redisInfo)
 	c := newFakeCache(t, f)
 	f.setHung(true)
 

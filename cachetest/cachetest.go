@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // CheckTimeout bounds each check run by Run, so that a store that hangs
@@ -32,7 +32,7 @@ type Check struct {
 	Name string
 	// Fn runs the check. It returns a *NotImplementedError if the check
 	// concerns an optional interface that s does not implement.
-	Fn func(ctx context.Context, s larder.Store, p string) error
+	Fn func(ctx context.Context, s driver.Store, p string) error
 }
 
 // NotImplementedError is returned by a check of an optional interface when
@@ -40,7 +40,7 @@ type Check struct {
 // interfaces are optional.
 type NotImplementedError struct {
 	// Interface is the name of the missing interface, such as
-	// "larder.ConditionalStore".
+	// "driver.ConditionalStore".
 	Interface string
 }
 
@@ -103,7 +103,7 @@ func Checks() []Check {
 // newStore if the check closed the first); newStore need not register a
 // cleanup of its own. Because the subtests are parallel, newStore may be
 // called concurrently and must be safe for that.
-func Run(t *testing.T, newStore func(t *testing.T) larder.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) driver.Store) {
 	t.Helper()
 	for _, c := range Checks() {
 		t.Run(c.Name, func(t *testing.T) {
@@ -131,7 +131,7 @@ func Run(t *testing.T, newStore func(t *testing.T) larder.Store) {
 // runCheck runs c and turns a panic in the check's goroutine, typically a
 // store dereferencing something it should not, into an error, so that one
 // broken method fails one check rather than the whole test binary.
-func runCheck(ctx context.Context, c Check, s larder.Store, p string) (err error) {
+func runCheck(ctx context.Context, c Check, s driver.Store, p string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("check %s panicked: %v\n%s", c.Name, r, debug.Stack())
@@ -144,11 +144,11 @@ func runCheck(ctx context.Context, c Check, s larder.Store, p string) (err error
 // not accumulate keys until their TTLs pass, and closes s. If the check
 // closed s itself, a fresh store from newStore does the removal. Errors are
 // only logged: the check has already passed or failed on its own merits.
-func cleanUp(t *testing.T, newStore func(t *testing.T) larder.Store, s larder.Store, p string) {
+func cleanUp(t *testing.T, newStore func(t *testing.T) driver.Store, s driver.Store, p string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err := s.Clear(ctx, escape(p)+"*")
-	if errors.Is(err, larder.ErrClosed) {
+	if errors.Is(err, driver.ErrClosed) {
 		fresh := newStore(t)
 		defer fresh.Close()
 		_, err = fresh.Clear(ctx, escape(p)+"*")
@@ -156,7 +156,7 @@ func cleanUp(t *testing.T, newStore func(t *testing.T) larder.Store, s larder.St
 	if err != nil {
 		t.Logf("cleaning up keys under %q: %v", p, err)
 	}
-	if err := s.Close(); err != nil && !errors.Is(err, larder.ErrClosed) {
+	if err := s.Close(); err != nil && !errors.Is(err, driver.ErrClosed) {
 		t.Logf("closing the store: %v", err)
 	}
 }

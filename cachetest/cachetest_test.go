@@ -7,23 +7,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cachetest"
+	"github.com/larderhq/larder/driver"
 )
 
 // TestRunMapStore runs the suite against the reference map store, showing
 // that a store with no faults passes every check.
 func TestRunMapStore(t *testing.T) {
-	cachetest.Run(t, func(t *testing.T) larder.Store { return newMapStore(bugs{}) })
+	cachetest.Run(t, func(t *testing.T) driver.Store { return newMapStore(bugs{}) })
 }
 
 // plainStore hides every optional interface of the store it wraps.
-type plainStore struct{ larder.Store }
+type plainStore struct{ driver.Store }
 
 // TestRunPlainStore runs the suite against a store with no optional
 // interfaces: the core checks must pass and the optional ones be skipped.
 func TestRunPlainStore(t *testing.T) {
-	cachetest.Run(t, func(t *testing.T) larder.Store { return plainStore{newMapStore(bugs{})} })
+	cachetest.Run(t, func(t *testing.T) driver.Store { return plainStore{newMapStore(bugs{})} })
 }
 
 // TestOptionalChecksReportNotImplemented checks that exactly the checks of
@@ -31,14 +31,14 @@ func TestRunPlainStore(t *testing.T) {
 // name the interface.
 func TestOptionalChecksReportNotImplemented(t *testing.T) {
 	optional := map[string]string{
-		"SetNX":                    "larder.ConditionalStore",
-		"SetNXConcurrent":          "larder.ConditionalStore",
-		"CompareAndSwap":           "larder.ConditionalStore",
-		"CompareAndSwapConcurrent": "larder.ConditionalStore",
-		"CompareAndDelete":         "larder.ConditionalStore",
-		"GetMany":                  "larder.BatchStore",
-		"SetMany":                  "larder.BatchStore",
-		"Count":                    "larder.Counter",
+		"SetNX":                    "driver.ConditionalStore",
+		"SetNXConcurrent":          "driver.ConditionalStore",
+		"CompareAndSwap":           "driver.ConditionalStore",
+		"CompareAndSwapConcurrent": "driver.ConditionalStore",
+		"CompareAndDelete":         "driver.ConditionalStore",
+		"GetMany":                  "driver.BatchStore",
+		"SetMany":                  "driver.BatchStore",
+		"Count":                    "driver.KeyCounter",
 	}
 	for _, c := range cachetest.Checks() {
 		t.Run(c.Name, func(t *testing.T) {
@@ -144,7 +144,7 @@ func TestChecksStayUnderPrefix(t *testing.T) {
 				}
 				return inner.GetMany(ctx, keys)
 			}
-			h.setMany = func(ctx context.Context, items []larder.Item) error {
+			h.setMany = func(ctx context.Context, items []driver.Item) error {
 				for _, it := range items {
 					guard("SetMany", it.Key)
 				}

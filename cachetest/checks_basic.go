@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // checkRoundTrip: a value that was set is returned by Get, keys do not
 // share values, and Ping succeeds on a working store.
-func checkRoundTrip(ctx context.Context, s larder.Store, p string) error {
+func checkRoundTrip(ctx context.Context, s driver.Store, p string) error {
 	if err := s.Ping(ctx); err != nil {
 		return fmt.Errorf("calling Ping: %w", err)
 	}
@@ -27,8 +27,8 @@ func checkRoundTrip(ctx context.Context, s larder.Store, p string) error {
 }
 
 // checkGetMissing: Get of a key never written, or deleted, fails with an
-// error wrapping larder.ErrNotFound.
-func checkGetMissing(ctx context.Context, s larder.Store, p string) error {
+// error wrapping driver.ErrNotFound.
+func checkGetMissing(ctx context.Context, s driver.Store, p string) error {
 	if err := wantMissing(ctx, s, p+"never-written"); err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func checkGetMissing(ctx context.Context, s larder.Store, p string) error {
 
 // checkOverwrite: Set replaces both the value and the TTL of an existing
 // entry, whether the new TTL is longer or shorter.
-func checkOverwrite(ctx context.Context, s larder.Store, p string) error {
+func checkOverwrite(ctx context.Context, s driver.Store, p string) error {
 	key := p + "value"
 	for _, v := range []string{"first", "second", "third, longer than the others"} {
 		if err := s.Set(ctx, key, []byte(v), longTTL); err != nil {
@@ -86,7 +86,7 @@ func checkOverwrite(ctx context.Context, s larder.Store, p string) error {
 // checkTTLExpiry: an entry is readable before its TTL and gone after it,
 // for Get, Exists, Delete and Clear alike, while a neighbour with a long TTL
 // stays.
-func checkTTLExpiry(ctx context.Context, s larder.Store, p string) error {
+func checkTTLExpiry(ctx context.Context, s driver.Store, p string) error {
 	neighbour := p + "neighbour"
 	if err := s.Set(ctx, neighbour, []byte("stays"), longTTL); err != nil {
 		return fmt.Errorf("calling Set: %w", err)
@@ -112,7 +112,7 @@ func checkTTLExpiry(ctx context.Context, s larder.Store, p string) error {
 
 // checkDeleteCounts: Delete removes exactly the keys it is given and counts
 // those that existed, once each.
-func checkDeleteCounts(ctx context.Context, s larder.Store, p string) error {
+func checkDeleteCounts(ctx context.Context, s driver.Store, p string) error {
 	m := map[string][]byte{}
 	for _, k := range []string{"a", "b", "c", "d", "keep"} {
 		m[p+k] = []byte("v:" + k)
@@ -143,7 +143,7 @@ func checkDeleteCounts(ctx context.Context, s larder.Store, p string) error {
 
 // checkDeleteMissing: deleting keys that do not exist is not an error and
 // counts nothing.
-func checkDeleteMissing(ctx context.Context, s larder.Store, p string) error {
+func checkDeleteMissing(ctx context.Context, s driver.Store, p string) error {
 	if err := wantDelete(ctx, s, 0, p+"missing"); err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func checkDeleteMissing(ctx context.Context, s larder.Store, p string) error {
 
 // checkExists: Exists follows an entry through its life: absent, set,
 // deleted, set again with a short TTL, expired.
-func checkExists(ctx context.Context, s larder.Store, p string) error {
+func checkExists(ctx context.Context, s driver.Store, p string) error {
 	key := p + "k"
 	if err := wantExists(ctx, s, key, false); err != nil {
 		return fmt.Errorf("before Set: %w", err)
@@ -186,7 +186,7 @@ func checkExists(ctx context.Context, s larder.Store, p string) error {
 
 // checkEmptyValue: an empty value is a value, not a miss, whether given as
 // an empty slice or as nil.
-func checkEmptyValue(ctx context.Context, s larder.Store, p string) error {
+func checkEmptyValue(ctx context.Context, s driver.Store, p string) error {
 	for name, v := range map[string][]byte{"empty": {}, "nil": nil} {
 		key := p + name
 		if err := s.Set(ctx, key, v, longTTL); err != nil {
@@ -208,7 +208,7 @@ func checkEmptyValue(ctx context.Context, s larder.Store, p string) error {
 
 // checkBinaryValues: values are bytes, not text: zero bytes, invalid UTF-8
 // and every byte value survive the round trip.
-func checkBinaryValues(ctx context.Context, s larder.Store, p string) error {
+func checkBinaryValues(ctx context.Context, s driver.Store, p string) error {
 	all := make([]byte, 256)
 	for i := range all {
 		all[i] = byte(i)
@@ -231,7 +231,7 @@ func checkBinaryValues(ctx context.Context, s larder.Store, p string) error {
 
 // checkBinaryKeys: keys are used exactly as given, so keys that differ only
 // in bytes a text-minded store might mangle stay distinct.
-func checkBinaryKeys(ctx context.Context, s larder.Store, p string) error {
+func checkBinaryKeys(ctx context.Context, s driver.Store, p string) error {
 	keys := []string{
 		p + "k",
 		p + "k\x00",
@@ -264,7 +264,7 @@ func checkBinaryKeys(ctx context.Context, s larder.Store, p string) error {
 
 // checkLargeValue: a 4 MiB value round-trips intact and can be replaced by
 // a small one.
-func checkLargeValue(ctx context.Context, s larder.Store, p string) error {
+func checkLargeValue(ctx context.Context, s driver.Store, p string) error {
 	key := p + "large"
 	v := pseudoRandom(4<<20, 1)
 	if err := s.Set(ctx, key, v, longTTL); err != nil {
@@ -286,7 +286,7 @@ func checkLargeValue(ctx context.Context, s larder.Store, p string) error {
 // checkValuesAreCopied: the store keeps its own copy of what it is given
 // and hands out copies, so no caller can change a stored value or another
 // caller's result by writing into a slice.
-func checkValuesAreCopied(ctx context.Context, s larder.Store, p string) error {
+func checkValuesAreCopied(ctx context.Context, s driver.Store, p string) error {
 	key := p + "k"
 	in := []byte("original")
 	if err := s.Set(ctx, key, in, longTTL); err != nil {

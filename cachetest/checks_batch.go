@@ -6,16 +6,16 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // checkGetMany: GetMany returns values in the order asked, a nil slice for
 // each missing or expired key and a non-nil empty slice for an empty value,
 // and copies like Get.
-func checkGetMany(ctx context.Context, s larder.Store, p string) error {
-	bs, ok := s.(larder.BatchStore)
+func checkGetMany(ctx context.Context, s driver.Store, p string) error {
+	bs, ok := s.(driver.BatchStore)
 	if !ok {
-		return &NotImplementedError{Interface: "larder.BatchStore"}
+		return &NotImplementedError{Interface: "driver.BatchStore"}
 	}
 	m := map[string][]byte{p + "a": []byte("va"), p + "b": []byte("vb"), p + "empty": {}}
 	if err := setAll(ctx, s, m); err != nil {
@@ -60,15 +60,15 @@ func checkGetMany(ctx context.Context, s larder.Store, p string) error {
 
 // checkSetMany: SetMany stores every item with its own TTL, replaces
 // existing values, and copies what it is given.
-func checkSetMany(ctx context.Context, s larder.Store, p string) error {
-	bs, ok := s.(larder.BatchStore)
+func checkSetMany(ctx context.Context, s driver.Store, p string) error {
+	bs, ok := s.(driver.BatchStore)
 	if !ok {
-		return &NotImplementedError{Interface: "larder.BatchStore"}
+		return &NotImplementedError{Interface: "driver.BatchStore"}
 	}
 	if err := s.Set(ctx, p+"b", []byte("old"), longTTL); err != nil {
 		return fmt.Errorf("calling Set: %w", err)
 	}
-	items := []larder.Item{
+	items := []driver.Item{
 		{Key: p + "a", Value: []byte("va"), TTL: longTTL},
 		{Key: p + "b", Value: []byte("vb"), TTL: longTTL},
 		{Key: p + "empty", Value: []byte{}, TTL: longTTL},
@@ -89,7 +89,7 @@ func checkSetMany(ctx context.Context, s larder.Store, p string) error {
 	// Each item keeps its own TTL.
 	long := p + "long"
 	if _, err := expiring(ctx, s, p+"short", []byte("short"), func(key string, ttl time.Duration) error {
-		return bs.SetMany(ctx, []larder.Item{
+		return bs.SetMany(ctx, []driver.Item{
 			{Key: long, Value: []byte("long"), TTL: longTTL},
 			{Key: key, Value: []byte("short"), TTL: ttl},
 		})
@@ -104,10 +104,10 @@ func checkSetMany(ctx context.Context, s larder.Store, p string) error {
 
 // checkCount: Count counts live matching keys without removing them, and
 // follows deletes, expiry and Clear.
-func checkCount(ctx context.Context, s larder.Store, p string) error {
-	c, ok := s.(larder.Counter)
+func checkCount(ctx context.Context, s driver.Store, p string) error {
+	c, ok := s.(driver.KeyCounter)
 	if !ok {
-		return &NotImplementedError{Interface: "larder.Counter"}
+		return &NotImplementedError{Interface: "driver.KeyCounter"}
 	}
 	wantCount := func(pattern string, want int) error {
 		n, err := c.Count(ctx, escape(p)+pattern)

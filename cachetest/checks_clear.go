@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // clearCase is one Clear call and the keys it must remove. Keys are relative
@@ -17,7 +17,7 @@ type clearCase struct {
 // runClearCases stores keys under p, then runs each case in order and checks
 // that it removed exactly its keys: its count, its keys gone, and every key
 // not yet removed still holding its value.
-func runClearCases(ctx context.Context, s larder.Store, p string, keys []string, cases []clearCase) error {
+func runClearCases(ctx context.Context, s driver.Store, p string, keys []string, cases []clearCase) error {
 	live := map[string][]byte{}
 	for _, k := range keys {
 		live[p+k] = []byte("value of " + k)
@@ -44,7 +44,7 @@ func runClearCases(ctx context.Context, s larder.Store, p string, keys []string,
 
 // checkNamespaceIsolation: clearing one namespace leaves others intact,
 // including one whose name starts with the cleared one's.
-func checkNamespaceIsolation(ctx context.Context, s larder.Store, p string) error {
+func checkNamespaceIsolation(ctx context.Context, s driver.Store, p string) error {
 	var keys []string
 	for _, ns := range []string{"ns1:", "ns2:", "ns1x:"} {
 		for i := range 5 {
@@ -67,7 +67,7 @@ func checkNamespaceIsolation(ctx context.Context, s larder.Store, p string) erro
 
 // checkClearStar: * matches any run of bytes, including none, anywhere in
 // the pattern.
-func checkClearStar(ctx context.Context, s larder.Store, p string) error {
+func checkClearStar(ctx context.Context, s driver.Store, p string) error {
 	keys := []string{"user:1", "user:22", "user:", "users:1", "order:1", "order:1:item", "x"}
 	return runClearCases(ctx, s, p, keys, []clearCase{
 		{"user:*", []string{"user:1", "user:22", "user:"}},
@@ -79,7 +79,7 @@ func checkClearStar(ctx context.Context, s larder.Store, p string) error {
 }
 
 // checkClearQuestion: ? matches exactly one byte.
-func checkClearQuestion(ctx context.Context, s larder.Store, p string) error {
+func checkClearQuestion(ctx context.Context, s driver.Store, p string) error {
 	keys := []string{"k1", "k2", "k10", "k", "k\xff", "j1"}
 	return runClearCases(ctx, s, p, keys, []clearCase{
 		{"k?", []string{"k1", "k2", "k\xff"}},
@@ -91,7 +91,7 @@ func checkClearQuestion(ctx context.Context, s larder.Store, p string) error {
 
 // checkClearClass: [abc], [^abc], [a-z] and the reversed [z-a] match one
 // byte of, or outside, a set.
-func checkClearClass(ctx context.Context, s larder.Store, p string) error {
+func checkClearClass(ctx context.Context, s driver.Store, p string) error {
 	keys := []string{"ka", "kb", "kc", "kd", "k-", "k^", "kab", "x1", "x5", "x9"}
 	return runClearCases(ctx, s, p, keys, []clearCase{
 		{"k[ab]", []string{"ka", "kb"}},
@@ -106,7 +106,7 @@ func checkClearClass(ctx context.Context, s larder.Store, p string) error {
 // checkClearEscaped: a backslash makes the next byte literal, so keys that
 // contain metacharacters can be cleared one by one without touching the
 // keys that the unescaped pattern would also match.
-func checkClearEscaped(ctx context.Context, s larder.Store, p string) error {
+func checkClearEscaped(ctx context.Context, s driver.Store, p string) error {
 	keys := []string{"a*b", "axb", "a?b", "a[b", "a[x]b", "ab", `a\b`, "a]b", "a*", "a*c"}
 	return runClearCases(ctx, s, p, keys, []clearCase{
 		{`a\*b`, []string{"a*b"}},
@@ -127,7 +127,7 @@ const manyKeys = 2600
 
 // checkClearMany: Clear removes every matching key even when there are far
 // more than one batch of them, and nothing else.
-func checkClearMany(ctx context.Context, s larder.Store, p string) error {
+func checkClearMany(ctx context.Context, s driver.Store, p string) error {
 	key := func(i int) string { return fmt.Sprintf("%smany:%05d", p, i) }
 	value := []byte("v")
 	if err := parallel(manyKeys, 16, func(i int) error {

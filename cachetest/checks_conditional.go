@@ -7,21 +7,21 @@ import (
 	"sync"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
-// conditional returns s as a larder.ConditionalStore, or the error that
+// conditional returns s as a driver.ConditionalStore, or the error that
 // makes Run skip the check.
-func conditional(s larder.Store) (larder.ConditionalStore, error) {
-	cs, ok := s.(larder.ConditionalStore)
+func conditional(s driver.Store) (driver.ConditionalStore, error) {
+	cs, ok := s.(driver.ConditionalStore)
 	if !ok {
-		return nil, &NotImplementedError{Interface: "larder.ConditionalStore"}
+		return nil, &NotImplementedError{Interface: "driver.ConditionalStore"}
 	}
 	return cs, nil
 }
 
 // wantSetNX checks what SetNX reports.
-func wantSetNX(ctx context.Context, cs larder.ConditionalStore, key string, v []byte, ttl time.Duration, want bool) error {
+func wantSetNX(ctx context.Context, cs driver.ConditionalStore, key string, v []byte, ttl time.Duration, want bool) error {
 	ok, err := cs.SetNX(ctx, key, v, ttl)
 	if err != nil {
 		return fmt.Errorf("SetNX(%q): %w", key, err)
@@ -33,7 +33,7 @@ func wantSetNX(ctx context.Context, cs larder.ConditionalStore, key string, v []
 }
 
 // wantCAS checks what CompareAndSwap reports.
-func wantCAS(ctx context.Context, cs larder.ConditionalStore, key string, old, v []byte, ttl time.Duration, want bool) error {
+func wantCAS(ctx context.Context, cs driver.ConditionalStore, key string, old, v []byte, ttl time.Duration, want bool) error {
 	ok, err := cs.CompareAndSwap(ctx, key, old, v, ttl)
 	if err != nil {
 		return fmt.Errorf("CompareAndSwap(%q, old %s): %w", key, show(old), err)
@@ -45,7 +45,7 @@ func wantCAS(ctx context.Context, cs larder.ConditionalStore, key string, old, v
 }
 
 // wantCAD checks what CompareAndDelete reports.
-func wantCAD(ctx context.Context, cs larder.ConditionalStore, key string, old []byte, want bool) error {
+func wantCAD(ctx context.Context, cs driver.ConditionalStore, key string, old []byte, want bool) error {
 	ok, err := cs.CompareAndDelete(ctx, key, old)
 	if err != nil {
 		return fmt.Errorf("CompareAndDelete(%q, old %s): %w", key, show(old), err)
@@ -58,7 +58,7 @@ func wantCAD(ctx context.Context, cs larder.ConditionalStore, key string, old []
 
 // checkSetNX: SetNX writes an absent key, with its TTL, leaves a present
 // one alone, and treats an expired or deleted key as absent.
-func checkSetNX(ctx context.Context, s larder.Store, p string) error {
+func checkSetNX(ctx context.Context, s driver.Store, p string) error {
 	cs, err := conditional(s)
 	if err != nil {
 		return err
@@ -98,7 +98,7 @@ func checkSetNX(ctx context.Context, s larder.Store, p string) error {
 
 // checkSetNXConcurrent: of many goroutines racing SetNX on one absent key,
 // exactly one wins, and its value is the one stored.
-func checkSetNXConcurrent(ctx context.Context, s larder.Store, p string) error {
+func checkSetNXConcurrent(ctx context.Context, s driver.Store, p string) error {
 	cs, err := conditional(s)
 	if err != nil {
 		return err
@@ -161,7 +161,7 @@ func cmpErr(first, err error) error {
 
 // checkCompareAndSwap: CompareAndSwap replaces the value and TTL only when
 // the key holds exactly old, and never creates a key.
-func checkCompareAndSwap(ctx context.Context, s larder.Store, p string) error {
+func checkCompareAndSwap(ctx context.Context, s driver.Store, p string) error {
 	cs, err := conditional(s)
 	if err != nil {
 		return err
@@ -229,7 +229,7 @@ func checkCompareAndSwap(ctx context.Context, s larder.Store, p string) error {
 
 // checkCompareAndSwapConcurrent: CompareAndSwap is atomic: goroutines that
 // increment a counter by read-then-swap lose no increment.
-func checkCompareAndSwapConcurrent(ctx context.Context, s larder.Store, p string) error {
+func checkCompareAndSwapConcurrent(ctx context.Context, s driver.Store, p string) error {
 	cs, err := conditional(s)
 	if err != nil {
 		return err
@@ -279,7 +279,7 @@ func checkCompareAndSwapConcurrent(ctx context.Context, s larder.Store, p string
 
 // checkCompareAndDelete: CompareAndDelete removes a key only when it holds
 // exactly old.
-func checkCompareAndDelete(ctx context.Context, s larder.Store, p string) error {
+func checkCompareAndDelete(ctx context.Context, s driver.Store, p string) error {
 	cs, err := conditional(s)
 	if err != nil {
 		return err

@@ -7,13 +7,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // checkConcurrentUse: many goroutines setting, reading and deleting both
 // their own keys and keys they share never see a torn value, never lose
 // their own last write, and never make the store fail.
-func checkConcurrentUse(ctx context.Context, s larder.Store, p string) error {
+func checkConcurrentUse(ctx context.Context, s driver.Store, p string) error {
 	const (
 		writers    = 12
 		iterations = 150
@@ -57,7 +57,7 @@ func checkConcurrentUse(ctx context.Context, s larder.Store, p string) error {
 			}
 			got, err := s.Get(ctx, sk)
 			switch {
-			case errors.Is(err, larder.ErrNotFound):
+			case errors.Is(err, driver.ErrNotFound):
 			case err != nil:
 				return fmt.Errorf("writer %d: Get(%q): %w", w, sk, err)
 			default:
@@ -79,7 +79,7 @@ type storeCall struct {
 
 // allCalls returns a call of every method of s, including those of the
 // optional interfaces that s implements, all on keys under p.
-func allCalls(s larder.Store, p string) []storeCall {
+func allCalls(s driver.Store, p string) []storeCall {
 	key, v := p+"k", []byte("v")
 	calls := []storeCall{
 		{"Get", func(ctx context.Context) error { _, err := s.Get(ctx, key); return err }},
@@ -89,7 +89,7 @@ func allCalls(s larder.Store, p string) []storeCall {
 		{"Clear", func(ctx context.Context) error { _, err := s.Clear(ctx, escape(p)+"*"); return err }},
 		{"Ping", func(ctx context.Context) error { return s.Ping(ctx) }},
 	}
-	if cs, ok := s.(larder.ConditionalStore); ok {
+	if cs, ok := s.(driver.ConditionalStore); ok {
 		calls = append(calls,
 			storeCall{"SetNX", func(ctx context.Context) error { _, err := cs.SetNX(ctx, key, v, longTTL); return err }},
 			storeCall{"CompareAndSwap", func(ctx context.Context) error {
@@ -102,15 +102,15 @@ func allCalls(s larder.Store, p string) []storeCall {
 			}},
 		)
 	}
-	if bs, ok := s.(larder.BatchStore); ok {
+	if bs, ok := s.(driver.BatchStore); ok {
 		calls = append(calls,
 			storeCall{"GetMany", func(ctx context.Context) error { _, err := bs.GetMany(ctx, []string{key}); return err }},
 			storeCall{"SetMany", func(ctx context.Context) error {
-				return bs.SetMany(ctx, []larder.Item{{Key: key, Value: v, TTL: longTTL}})
+				return bs.SetMany(ctx, []driver.Item{{Key: key, Value: v, TTL: longTTL}})
 			}},
 		)
 	}
-	if c, ok := s.(larder.Counter); ok {
+	if c, ok := s.(driver.KeyCounter); ok {
 		calls = append(calls, storeCall{"Count", func(ctx context.Context) error {
 			_, err := c.Count(ctx, escape(p)+"*")
 			return err
@@ -123,7 +123,7 @@ func allCalls(s larder.Store, p string) []storeCall {
 // canceled, or past its deadline, returns promptly with an error that wraps
 // the context's error (so that a Cache can tell a timeout from a failing
 // back end).
-func checkCanceledContext(ctx context.Context, s larder.Store, p string) error {
+func checkCanceledContext(ctx context.Context, s driver.Store, p string) error {
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
 	expired, cancel2 := context.WithDeadline(ctx, time.Now().Add(-time.Second))
@@ -150,9 +150,9 @@ func checkCanceledContext(ctx context.Context, s larder.Store, p string) error {
 }
 
 // checkCallsAfterClose: after Close, every method fails with an error
-// wrapping larder.ErrClosed (not, say, a miss), and closing again neither
+// wrapping driver.ErrClosed (not, say, a miss), and closing again neither
 // panics nor returns any other error.
-func checkCallsAfterClose(ctx context.Context, s larder.Store, p string) error {
+func checkCallsAfterClose(ctx context.Context, s driver.Store, p string) error {
 	if err := s.Set(ctx, p+"k", []byte("v"), longTTL); err != nil {
 		return fmt.Errorf("calling Set before Close: %w", err)
 	}
@@ -160,8 +160,8 @@ func checkCallsAfterClose(ctx context.Context, s larder.Store, p string) error {
 		return fmt.Errorf("calling Close: %w", err)
 	}
 	for _, sc := range allCalls(s, p) {
-		if err := sc.call(ctx); !errors.Is(err, larder.ErrClosed) {
-			return fmt.Errorf("%s after Close: %v, want an error wrapping larder.ErrClosed", sc.name, err)
+		if err := sc.call(ctx); !errors.Is(err, driver.ErrClosed) {
+			return fmt.Errorf("%s after Close: %v, want an error wrapping driver.ErrClosed", sc.name, err)
 		}
 	}
 	// Closing twice may be a no-op or report ErrClosed; concurrent closes
@@ -173,8 +173,8 @@ func checkCallsAfterClose(ctx context.Context, s larder.Store, p string) error {
 	}
 	wg.Wait()
 	for _, err := range errs {
-		if err != nil && !errors.Is(err, larder.ErrClosed) {
-			return fmt.Errorf("second Close: %v, want nil or an error wrapping larder.ErrClosed", err)
+		if err != nil && !errors.Is(err, driver.ErrClosed) {
+			return fmt.Errorf("second Close: %v, want nil or an error wrapping driver.ErrClosed", err)
 		}
 	}
 	return nil

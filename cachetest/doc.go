@@ -1,11 +1,11 @@
-// Package cachetest checks that a larder.Store honours the contract written
-// in the larder.Store documentation, so that every store (memstore,
+// Package cachetest checks that a driver.Store honours the contract written
+// in the driver.Store documentation, so that every store (memstore,
 // redisstore, or one written by a user of larder) is held to the same rules.
 //
 // A store's own tests call Run:
 //
 //	func TestContract(t *testing.T) {
-//		cachetest.Run(t, func(t *testing.T) larder.Store {
+//		cachetest.Run(t, func(t *testing.T) driver.Store {
 //			s, err := mystore.New(...)
 //			if err != nil {
 //				t.Fatal(err)
@@ -25,7 +25,7 @@
 // checks assume that the store has room for what they write (at most a few
 // tens of MiB at once) and evicts none of it while they run.
 //
-// Checks of the optional interfaces (larder.ConditionalStore,
-// larder.BatchStore, larder.Counter) return a *NotImplementedError for a
+// Checks of the optional interfaces (driver.ConditionalStore,
+// driver.BatchStore, driver.KeyCounter) return a *NotImplementedError for a
 // store that lacks the interface, which Run reports as a skipped test.
 package cachetest

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // ErrInjected is wrapped by every error that a Faults store makes up, so
@@ -68,7 +68,7 @@ func (k FaultKind) String() string {
 }
 
 // FaultConfig says which share of calls gets which fault. Each call that
-// Faults can fault (every method of larder.Store and of the optional
+// Faults can fault (every method of driver.Store and of the optional
 // interfaces that does I/O: not Close, OnInvalidate, Track, Tracking, Mode
 // or Size) draws once for an error or a timeout and once for latency, from
 // a random source seeded by NewFaults.
@@ -136,26 +136,26 @@ type FaultCounts struct {
 	LateRuns uint64
 }
 
-// Faults wraps a larder.Store and injects faults into a seeded random
+// Faults wraps a driver.Store and injects faults into a seeded random
 // share of its calls: errors, timeouts whose command still runs later,
 // and latency (see FaultKind). It is meant for tests that must show a
 // Cache, or code built on one, stays correct while its store misbehaves,
 // the way a Redis server does when it stalls or the network drops.
 //
 // The store that Store returns has exactly the optional interfaces of the
-// store it wraps (larder.ConditionalStore, larder.BatchStore,
-// larder.InvalidationSource, larder.Counter, larder.Infoer, larder.Sizer),
+// store it wraps (driver.ConditionalStore, driver.BatchStore,
+// driver.InvalidationSource, driver.KeyCounter, driver.Infoer, driver.Sizer),
 // and reports the wrapped store's Mode and, for an InvalidationSource,
-// whether it reports its own writes (larder.SelfReporter). It never implements
-// larder.LocalStore: a Cache treats it as remote, with time budgets and a
+// whether it reports its own writes (driver.SelfReporter). It never implements
+// driver.InProcessStore: a Cache treats it as remote, with time budgets and a
 // circuit breaker, even over memstore, since a store that can time out is
 // not in-process in the sense that matters.
 //
 // Faults are on from NewFaults until Disable, and can be switched and
 // reconfigured at any time, from any goroutine.
 type Faults struct {
-	inner larder.Store
-	view  larder.Store
+	inner driver.Store
+	view  driver.Store
 	cfg   atomic.Pointer[FaultConfig]
 	on    atomic.Bool
 
@@ -175,7 +175,7 @@ type Faults struct {
 // NewFaults wraps inner. Faults start on, with cfg; seed fixes the random
 // choices, so that a failing test can be replayed (as far as the
 // scheduling of concurrent callers allows).
-func NewFaults(inner larder.Store, seed uint64, cfg FaultConfig) (*Faults, error) {
+func NewFaults(inner driver.Store, seed uint64, cfg FaultConfig) (*Faults, error) {
 	if inner == nil {
 		return nil, errors.New("cachetest: NewFaults of a nil store")
 	}
@@ -192,7 +192,7 @@ func NewFaults(inner larder.Store, seed uint64, cfg FaultConfig) (*Faults, error
 
 // Store returns the faulty store, to be given to larder.New. Its Close
 // waits for the late runs (see Wait) and then closes the wrapped store.
-func (f *Faults) Store() larder.Store { return f.view }
+func (f *Faults) Store() driver.Store { return f.view }
 
 // Enable switches faults on.
 func (f *Faults) Enable() { f.on.Store(true) }
@@ -323,7 +323,7 @@ func faultyCall[T any](ctx context.Context, f *Faults, op string, keys []string,
 	return run(ctx)
 }
 
-// faultyStore is the faulty larder.Store; the optional interfaces are added to
+// faultyStore is the faulty driver.Store; the optional interfaces are added to
 // it by embedding, in faultyViews.
 type faultyStore struct{ f *Faults }
 
@@ -380,19 +380,19 @@ func (b *faultyStore) Close() error {
 	return f.inner.Close()
 }
 
-// Mode reports the wrapped store's Mode, or larder.ModeCustom for a store
+// Mode reports the wrapped store's Mode, or driver.ModeCustom for a store
 // that does not report one, which is the mode a Cache gives it anyway.
-func (b *faultyStore) Mode() larder.Mode {
-	if m, ok := b.f.inner.(larder.ModeReporter); ok {
+func (b *faultyStore) Mode() driver.Mode {
+	if m, ok := b.f.inner.(driver.ModeReporter); ok {
 		return m.Mode()
 	}
-	return larder.ModeCustom
+	return driver.ModeCustom
 }
 
 type faultyConditional struct{ b *faultyStore }
 
 func (c faultyConditional) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
-	cs := c.b.f.inner.(larder.ConditionalStore)
+	cs := c.b.f.inner.(driver.ConditionalStore)
 	value = slices.Clone(value)
 	return faultyCall(ctx, c.b.f, "setnx", []string{key}, func(ctx context.Context) (bool, error) {
 		return cs.SetNX(ctx, key, value, ttl)
@@ -400,7 +400,7 @@ func (c faultyConditional) SetNX(ctx context.Context, key string, value []byte, 
 }
 
 func (c faultyConditional) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
-	cs := c.b.f.inner.(larder.ConditionalStore)
+	cs := c.b.f.inner.(driver.ConditionalStore)
 	old, value = slices.Clone(old), slices.Clone(value)
 	return faultyCall(ctx, c.b.f, "cas", []string{key}, func(ctx context.Context) (bool, error) {
 		return cs.CompareAndSwap(ctx, key, old, value, ttl)
@@ -408,7 +408,7 @@ func (c faultyConditional) CompareAndSwap(ctx context.Context, key string, old, 
 }
 
 func (c faultyConditional) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
-	cs := c.b.f.inner.(larder.ConditionalStore)
+	cs := c.b.f.inner.(driver.ConditionalStore)
 	old = slices.Clone(old)
 	return faultyCall(ctx, c.b.f, "cad", []string{key}, func(ctx context.Context) (bool, error) {
 		return cs.CompareAndDelete(ctx, key, old)
@@ -418,15 +418,15 @@ func (c faultyConditional) CompareAndDelete(ctx context.Context, key string, old
 type faultyBatch struct{ b *faultyStore }
 
 func (s faultyBatch) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
-	bs := s.b.f.inner.(larder.BatchStore)
+	bs := s.b.f.inner.(driver.BatchStore)
 	keys = slices.Clone(keys)
 	return faultyCall(ctx, s.b.f, "getmany", keys, func(ctx context.Context) ([][]byte, error) {
 		return bs.GetMany(ctx, keys)
 	})
 }
 
-func (s faultyBatch) SetMany(ctx context.Context, items []larder.Item) error {
-	bs := s.b.f.inner.(larder.BatchStore)
+func (s faultyBatch) SetMany(ctx context.Context, items []driver.Item) error {
+	bs := s.b.f.inner.(driver.BatchStore)
 	items = slices.Clone(items)
 	keys := make([]string, len(items))
 	for i := range items {
@@ -439,35 +439,35 @@ func (s faultyBatch) SetMany(ctx context.Context, items []larder.Item) error {
 	return err
 }
 
-// faultyInvalidation forwards larder.InvalidationSource as it is: the
+// faultyInvalidation forwards driver.InvalidationSource as it is: the
 // invalidation stream is the wrapped store's, and faults on its calls
 // would be faults of the stream, which Faults does not model.
 type faultyInvalidation struct{ b *faultyStore }
 
 func (i faultyInvalidation) OnInvalidate(fn func(keys []string)) (cancel func()) {
-	return i.b.f.inner.(larder.InvalidationSource).OnInvalidate(fn)
+	return i.b.f.inner.(driver.InvalidationSource).OnInvalidate(fn)
 }
 
 func (i faultyInvalidation) Track(prefix string) error {
-	return i.b.f.inner.(larder.InvalidationSource).Track(prefix)
+	return i.b.f.inner.(driver.InvalidationSource).Track(prefix)
 }
 
 func (i faultyInvalidation) Tracking() bool {
-	return i.b.f.inner.(larder.InvalidationSource).Tracking()
+	return i.b.f.inner.(driver.InvalidationSource).Tracking()
 }
 
-// ReportsOwnWrites forwards larder.SelfReporter. A source that lacks it
+// ReportsOwnWrites forwards driver.SelfReporter. A source that lacks it
 // reports false, which a Cache takes as it takes the interface missing,
 // so it needs no view of its own.
 func (i faultyInvalidation) ReportsOwnWrites() bool {
-	sr, ok := i.b.f.inner.(larder.SelfReporter)
+	sr, ok := i.b.f.inner.(driver.SelfReporter)
 	return ok && sr.ReportsOwnWrites()
 }
 
 type faultyCounter struct{ b *faultyStore }
 
 func (c faultyCounter) Count(ctx context.Context, pattern string) (int, error) {
-	cs := c.b.f.inner.(larder.Counter)
+	cs := c.b.f.inner.(driver.KeyCounter)
 	return faultyCall(ctx, c.b.f, "count", []string{pattern}, func(ctx context.Context) (int, error) {
 		return cs.Count(ctx, pattern)
 	})
@@ -476,7 +476,7 @@ func (c faultyCounter) Count(ctx context.Context, pattern string) (int, error) {
 type faultyInfoer struct{ b *faultyStore }
 
 func (i faultyInfoer) Info(ctx context.Context) (map[string]string, error) {
-	is := i.b.f.inner.(larder.Infoer)
+	is := i.b.f.inner.(driver.Infoer)
 	return faultyCall(ctx, i.b.f, "info", nil, func(ctx context.Context) (map[string]string, error) {
 		return is.Info(ctx)
 	})
@@ -484,15 +484,15 @@ func (i faultyInfoer) Info(ctx context.Context) (map[string]string, error) {
 
 type faultySizer struct{ b *faultyStore }
 
-func (s faultySizer) Size() (entries int, bytes uint64) { return s.b.f.inner.(larder.Sizer).Size() }
+func (s faultySizer) Size() (entries int, bytes uint64) { return s.b.f.inner.(driver.Sizer).Size() }
 
 // optionalInterfaces returns the bit set of the optional interfaces s has, in the
 // order of the embedded types in faultyViews.
-func optionalInterfaces(s larder.Store) int {
+func optionalInterfaces(s driver.Store) int {
 	var mask int
 	for i, ok := range []bool{
-		has[larder.ConditionalStore](s), has[larder.BatchStore](s), has[larder.InvalidationSource](s),
-		has[larder.Counter](s), has[larder.Infoer](s), has[larder.Sizer](s),
+		has[driver.ConditionalStore](s), has[driver.BatchStore](s), has[driver.InvalidationSource](s),
+		has[driver.KeyCounter](s), has[driver.Infoer](s), has[driver.Sizer](s),
 	} {
 		if ok {
 			mask |= 1 << i
@@ -501,56 +501,56 @@ func optionalInterfaces(s larder.Store) int {
 	return mask
 }
 
-func has[I any](s larder.Store) bool { _, ok := s.(I); return ok }
+func has[I any](s driver.Store) bool { _, ok := s.(I); return ok }
 
 // faultyViews builds, for each set of optional interfaces (bit i: the i-th of
-// larder.ConditionalStore, BatchStore, InvalidationSource, Counter, Infoer,
+// driver.ConditionalStore, BatchStore, InvalidationSource, Counter, Infoer,
 // Sizer), a store with
 // exactly those: a Cache detects the interfaces by type assertion, so the
 // wrapper must neither hide one the wrapped store has nor claim one it
 // lacks. Go cannot add methods at run time, hence one type per set.
-var faultyViews = [64]func(b *faultyStore) larder.Store{
-	func(b *faultyStore) larder.Store { return b },
-	func(b *faultyStore) larder.Store {
+var faultyViews = [64]func(b *faultyStore) driver.Store{
+	func(b *faultyStore) driver.Store { return b },
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
 		}{b, faultyConditional{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
 		}{b, faultyBatch{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
 			faultyBatch
 		}{b, faultyConditional{b}, faultyBatch{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyInvalidation
 		}{b, faultyInvalidation{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
 			faultyInvalidation
 		}{b, faultyConditional{b}, faultyInvalidation{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
 			faultyInvalidation
 		}{b, faultyBatch{b}, faultyInvalidation{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -558,27 +558,27 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyInvalidation
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyInvalidation{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyCounter
 		}{b, faultyCounter{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
 			faultyCounter
 		}{b, faultyConditional{b}, faultyCounter{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
 			faultyCounter
 		}{b, faultyBatch{b}, faultyCounter{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -586,14 +586,14 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyCounter
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyCounter{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyInvalidation
 			faultyCounter
 		}{b, faultyInvalidation{b}, faultyCounter{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -601,7 +601,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyCounter
 		}{b, faultyConditional{b}, faultyInvalidation{b}, faultyCounter{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
@@ -609,7 +609,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyCounter
 		}{b, faultyBatch{b}, faultyInvalidation{b}, faultyCounter{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -618,27 +618,27 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyCounter
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyInvalidation{b}, faultyCounter{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyInfoer
 		}{b, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
 			faultyInfoer
 		}{b, faultyConditional{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
 			faultyInfoer
 		}{b, faultyBatch{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -646,14 +646,14 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyInfoer
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyInvalidation
 			faultyInfoer
 		}{b, faultyInvalidation{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -661,7 +661,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyInfoer
 		}{b, faultyConditional{b}, faultyInvalidation{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
@@ -669,7 +669,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyInfoer
 		}{b, faultyBatch{b}, faultyInvalidation{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -678,14 +678,14 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyInfoer
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyInvalidation{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyCounter
 			faultyInfoer
 		}{b, faultyCounter{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -693,7 +693,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyInfoer
 		}{b, faultyConditional{b}, faultyCounter{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
@@ -701,7 +701,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyInfoer
 		}{b, faultyBatch{b}, faultyCounter{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -710,7 +710,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyInfoer
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyCounter{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyInvalidation
@@ -718,7 +718,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyInfoer
 		}{b, faultyInvalidation{b}, faultyCounter{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -727,7 +727,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyInfoer
 		}{b, faultyConditional{b}, faultyInvalidation{b}, faultyCounter{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
@@ -736,7 +736,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyInfoer
 		}{b, faultyBatch{b}, faultyInvalidation{b}, faultyCounter{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -746,27 +746,27 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultyInfoer
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyInvalidation{b}, faultyCounter{b}, faultyInfoer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultySizer
 		}{b, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
 			faultySizer
 		}{b, faultyConditional{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
 			faultySizer
 		}{b, faultyBatch{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -774,14 +774,14 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyBatch{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyInvalidation
 			faultySizer
 		}{b, faultyInvalidation{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -789,7 +789,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyInvalidation{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
@@ -797,7 +797,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyBatch{b}, faultyInvalidation{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -806,14 +806,14 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyInvalidation{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyCounter
 			faultySizer
 		}{b, faultyCounter{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -821,7 +821,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyCounter{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
@@ -829,7 +829,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyBatch{b}, faultyCounter{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -838,7 +838,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyCounter{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyInvalidation
@@ -846,7 +846,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyInvalidation{b}, faultyCounter{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -855,7 +855,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyInvalidation{b}, faultyCounter{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
@@ -864,7 +864,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyBatch{b}, faultyInvalidation{b}, faultyCounter{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -874,14 +874,14 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyInvalidation{b}, faultyCounter{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyInfoer
 			faultySizer
 		}{b, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -889,7 +889,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
@@ -897,7 +897,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyBatch{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -906,7 +906,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyInvalidation
@@ -914,7 +914,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyInvalidation{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -923,7 +923,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyInvalidation{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
@@ -932,7 +932,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyBatch{b}, faultyInvalidation{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -942,7 +942,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyInvalidation{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyCounter
@@ -950,7 +950,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyCounter{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -959,7 +959,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyCounter{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
@@ -968,7 +968,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyBatch{b}, faultyCounter{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -978,7 +978,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyBatch{b}, faultyCounter{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyInvalidation
@@ -987,7 +987,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyInvalidation{b}, faultyCounter{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional
@@ -997,7 +997,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyConditional{b}, faultyInvalidation{b}, faultyCounter{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyBatch
@@ -1007,7 +1007,7 @@ var faultyViews = [64]func(b *faultyStore) larder.Store{
 			faultySizer
 		}{b, faultyBatch{b}, faultyInvalidation{b}, faultyCounter{b}, faultyInfoer{b}, faultySizer{b}}
 	},
-	func(b *faultyStore) larder.Store {
+	func(b *faultyStore) driver.Store {
 		return struct {
 			*faultyStore
 			faultyConditional

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -22,7 +23,7 @@ func newMemstore(t *testing.T) *memstore.Store {
 	return s
 }
 
-func newFaults(t *testing.T, inner larder.Store, cfg FaultConfig) *Faults {
+func newFaults(t *testing.T, inner driver.Store, cfg FaultConfig) *Faults {
 	t.Helper()
 	f, err := NewFaults(inner, 1, cfg)
 	if err != nil {
@@ -39,10 +40,10 @@ func TestFaultsViews(t *testing.T) {
 		if got := optionalInterfaces(s); got != mask {
 			t.Errorf("view %06b has the interfaces %06b", mask, got)
 		}
-		if _, ok := s.(larder.LocalStore); ok {
-			t.Errorf("view %06b is a LocalStore", mask)
+		if _, ok := s.(driver.InProcessStore); ok {
+			t.Errorf("view %06b is a InProcessStore", mask)
 		}
-		if _, ok := s.(larder.ModeReporter); !ok {
+		if _, ok := s.(driver.ModeReporter); !ok {
 			t.Errorf("view %06b reports no Mode", mask)
 		}
 	}
@@ -52,7 +53,7 @@ func TestFaultsViews(t *testing.T) {
 // whole contract suite, so the wrapper forwards every call faithfully,
 // optional interfaces included.
 func TestFaultsContract(t *testing.T) {
-	Run(t, func(t *testing.T) larder.Store {
+	Run(t, func(t *testing.T) driver.Store {
 		f := newFaults(t, newMemstore(t), FaultConfig{})
 		f.Disable()
 		return f.Store()
@@ -100,20 +101,20 @@ func TestFaultsForwardsInterfaces(t *testing.T) {
 	f := newFaults(t, mem, FaultConfig{})
 	s := f.Store()
 	for name, ok := range map[string]bool{
-		"ConditionalStore": has[larder.ConditionalStore](s),
-		"BatchStore":       has[larder.BatchStore](s),
-		"Counter":          has[larder.Counter](s),
-		"Sizer":            has[larder.Sizer](s),
+		"ConditionalStore": has[driver.ConditionalStore](s),
+		"BatchStore":       has[driver.BatchStore](s),
+		"Counter":          has[driver.KeyCounter](s),
+		"Sizer":            has[driver.Sizer](s),
 	} {
 		if !ok {
 			t.Errorf("a wrapped memstore is no %s", name)
 		}
 	}
-	if has[larder.InvalidationSource](s) || has[larder.Infoer](s) || has[larder.LocalStore](s) {
-		t.Errorf("a wrapped memstore claims an interface memstore lacks, or LocalStore")
+	if has[driver.InvalidationSource](s) || has[driver.Infoer](s) || has[driver.InProcessStore](s) {
+		t.Errorf("a wrapped memstore claims an interface memstore lacks, or InProcessStore")
 	}
-	if m := s.(larder.ModeReporter).Mode(); m != larder.ModeMemory {
-		t.Errorf("Mode = %q, want %q", m, larder.ModeMemory)
+	if m := s.(driver.ModeReporter).Mode(); m != driver.ModeMemory {
+		t.Errorf("Mode = %q, want %q", m, driver.ModeMemory)
 	}
 	c, err := larder.New(larder.Options{Store: s, BorrowStore: true})
 	if err != nil {
@@ -125,7 +126,7 @@ func TestFaultsForwardsInterfaces(t *testing.T) {
 	_ = c.Close()
 
 	ts := &trackingStore{Store: newMemstore(t)}
-	src, ok := newFaults(t, ts, FaultConfig{}).Store().(larder.InvalidationSource)
+	src, ok := newFaults(t, ts, FaultConfig{}).Store().(driver.InvalidationSource)
 	if !ok {
 		t.Fatal("a wrapped InvalidationSource is none")
 	}
@@ -139,11 +140,11 @@ func TestFaultsForwardsInterfaces(t *testing.T) {
 	if !src.Tracking() || ts.fns != 1 || !slices.Equal(ts.tracked, []string{"ns:", "refused:"}) {
 		t.Errorf("Tracking %v, %d functions, tracked %q", src.Tracking(), ts.fns, ts.tracked)
 	}
-	if sr, ok := src.(larder.SelfReporter); !ok || sr.ReportsOwnWrites() {
+	if sr, ok := src.(driver.SelfReporter); !ok || sr.ReportsOwnWrites() {
 		t.Errorf("a source that does not report its own writes says it does")
 	}
 	echo := &echoStore{trackingStore: trackingStore{Store: newMemstore(t)}}
-	if sr, ok := newFaults(t, echo, FaultConfig{}).Store().(larder.SelfReporter); !ok || !sr.ReportsOwnWrites() {
+	if sr, ok := newFaults(t, echo, FaultConfig{}).Store().(driver.SelfReporter); !ok || !sr.ReportsOwnWrites() {
 		t.Errorf("a source that reports its own writes is not said to")
 	}
 }
@@ -157,10 +158,10 @@ func TestFaultsErrors(t *testing.T) {
 	if err := s.Set(ctx, "k", []byte("v"), time.Minute); !errors.Is(err, ErrInjected) || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Set = %v, want an injected error that is no timeout", err)
 	}
-	if _, err := mem.Get(ctx, "k"); !errors.Is(err, larder.ErrNotFound) {
+	if _, err := mem.Get(ctx, "k"); !errors.Is(err, driver.ErrNotFound) {
 		t.Fatalf("the failed Set reached the store: Get = %v", err)
 	}
-	cs := s.(larder.ConditionalStore)
+	cs := s.(driver.ConditionalStore)
 	if _, err := cs.SetNX(ctx, "k", []byte("v"), time.Minute); !errors.Is(err, ErrInjected) {
 		t.Fatalf("SetNX = %v", err)
 	}
@@ -295,7 +296,7 @@ func TestFaultsLatency(t *testing.T) {
 	if err := f.Store().Set(ctx, "k", []byte("v"), time.Minute); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Set = %v, want context.Canceled", err)
 	}
-	if _, err := mem.Get(context.Background(), "k"); !errors.Is(err, larder.ErrNotFound) {
+	if _, err := mem.Get(context.Background(), "k"); !errors.Is(err, driver.ErrNotFound) {
 		t.Fatalf("the delayed Set ran: Get = %v", err)
 	}
 	if err := f.Configure(FaultConfig{LatencyRate: 1, MaxLatency: time.Microsecond}); err != nil {

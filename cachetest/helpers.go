@@ -10,7 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
+	"github.com/larderhq/larder/internal/glob"
 )
 
 const (
@@ -34,10 +35,10 @@ const (
 
 // escape returns a glob pattern that matches exactly s, for building
 // patterns from prefixes and keys that may contain metacharacters.
-func escape(s string) string { return larder.EscapeGlob(s) }
+func escape(s string) string { return glob.Escape(s) }
 
 // wantValue checks that key holds exactly want.
-func wantValue(ctx context.Context, s larder.Store, key string, want []byte) error {
+func wantValue(ctx context.Context, s driver.Store, key string, want []byte) error {
 	got, err := s.Get(ctx, key)
 	if err != nil {
 		return fmt.Errorf("Get(%q): %w, want %s", key, err, show(want))
@@ -49,7 +50,7 @@ func wantValue(ctx context.Context, s larder.Store, key string, want []byte) err
 }
 
 // wantValues checks wantValue for every key of m.
-func wantValues(ctx context.Context, s larder.Store, m map[string][]byte) error {
+func wantValues(ctx context.Context, s driver.Store, m map[string][]byte) error {
 	for k, v := range m {
 		if err := wantValue(ctx, s, k, v); err != nil {
 			return err
@@ -58,20 +59,20 @@ func wantValues(ctx context.Context, s larder.Store, m map[string][]byte) error 
 	return nil
 }
 
-// wantMissing checks that Get of key fails with larder.ErrNotFound.
-func wantMissing(ctx context.Context, s larder.Store, key string) error {
+// wantMissing checks that Get of key fails with driver.ErrNotFound.
+func wantMissing(ctx context.Context, s driver.Store, key string) error {
 	got, err := s.Get(ctx, key)
 	switch {
 	case err == nil:
-		return fmt.Errorf("Get(%q) = %s, want an error wrapping larder.ErrNotFound", key, show(got))
-	case !errors.Is(err, larder.ErrNotFound):
-		return fmt.Errorf("Get(%q): %v, want an error wrapping larder.ErrNotFound", key, err)
+		return fmt.Errorf("Get(%q) = %s, want an error wrapping driver.ErrNotFound", key, show(got))
+	case !errors.Is(err, driver.ErrNotFound):
+		return fmt.Errorf("Get(%q): %v, want an error wrapping driver.ErrNotFound", key, err)
 	}
 	return nil
 }
 
 // wantAllMissing checks wantMissing for every key.
-func wantAllMissing(ctx context.Context, s larder.Store, keys ...string) error {
+func wantAllMissing(ctx context.Context, s driver.Store, keys ...string) error {
 	for _, k := range keys {
 		if err := wantMissing(ctx, s, k); err != nil {
 			return err
@@ -81,7 +82,7 @@ func wantAllMissing(ctx context.Context, s larder.Store, keys ...string) error {
 }
 
 // wantExists checks what Exists reports for key.
-func wantExists(ctx context.Context, s larder.Store, key string, want bool) error {
+func wantExists(ctx context.Context, s driver.Store, key string, want bool) error {
 	got, err := s.Exists(ctx, key)
 	if err != nil {
 		return fmt.Errorf("Exists(%q): %w", key, err)
@@ -93,7 +94,7 @@ func wantExists(ctx context.Context, s larder.Store, key string, want bool) erro
 }
 
 // wantDelete checks the count that Delete returns for keys.
-func wantDelete(ctx context.Context, s larder.Store, want int, keys ...string) error {
+func wantDelete(ctx context.Context, s driver.Store, want int, keys ...string) error {
 	n, err := s.Delete(ctx, keys...)
 	if err != nil {
 		return fmt.Errorf("Delete(%q): %w", keys, err)
@@ -105,7 +106,7 @@ func wantDelete(ctx context.Context, s larder.Store, want int, keys ...string) e
 }
 
 // wantClear checks the count that Clear returns for pattern.
-func wantClear(ctx context.Context, s larder.Store, pattern string, want int) error {
+func wantClear(ctx context.Context, s driver.Store, pattern string, want int) error {
 	n, err := s.Clear(ctx, pattern)
 	if err != nil {
 		return fmt.Errorf("Clear(%q): %w", pattern, err)
@@ -117,7 +118,7 @@ func wantClear(ctx context.Context, s larder.Store, pattern string, want int) er
 }
 
 // setAll stores every entry of m with longTTL.
-func setAll(ctx context.Context, s larder.Store, m map[string][]byte) error {
+func setAll(ctx context.Context, s driver.Store, m map[string][]byte) error {
 	for k, v := range m {
 		if err := s.Set(ctx, k, v, longTTL); err != nil {
 			return fmt.Errorf("Set(%q): %w", k, err)
@@ -128,12 +129,12 @@ func setAll(ctx context.Context, s larder.Store, m map[string][]byte) error {
 
 // waitGone polls key until Get reports it missing, and fails if it is still
 // there expiryGrace after ttl has passed since written.
-func waitGone(ctx context.Context, s larder.Store, key string, written time.Time, ttl time.Duration) error {
+func waitGone(ctx context.Context, s driver.Store, key string, written time.Time, ttl time.Duration) error {
 	deadline := written.Add(ttl + expiryGrace)
 	for {
 		_, err := s.Get(ctx, key)
 		switch {
-		case errors.Is(err, larder.ErrNotFound):
+		case errors.Is(err, driver.ErrNotFound):
 			return nil
 		case err != nil:
 			return fmt.Errorf("Get(%q) while waiting for expiry: %w", key, err)
@@ -158,7 +159,7 @@ func waitGone(ctx context.Context, s larder.Store, key string, written time.Time
 // either way, so then expiring tries again with a fresh key and a longer
 // TTL, rather than fail a slow but correct store or pass an early-expiring
 // one. write must store value under key with the given ttl.
-func expiring(ctx context.Context, s larder.Store, base string, value []byte,
+func expiring(ctx context.Context, s driver.Store, base string, value []byte,
 	write func(key string, ttl time.Duration) error,
 ) (string, error) {
 	ttl := shortTTL
@@ -175,7 +176,7 @@ func expiring(ctx context.Context, s larder.Store, base string, value []byte,
 			return key, fmt.Errorf("Get(%q) = %s right after writing %s", key, show(got), show(value))
 		case err == nil:
 			return key, waitGone(ctx, s, key, written, ttl)
-		case !errors.Is(err, larder.ErrNotFound):
+		case !errors.Is(err, driver.ErrNotFound):
 			return key, fmt.Errorf("Get(%q): %w", key, err)
 		case elapsed < ttl:
 			return key, fmt.Errorf("Get(%q) reported the entry missing %v after writing it with a TTL of %v",

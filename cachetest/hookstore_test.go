@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // hookStore wraps a correct store and replaces the methods whose hook is
@@ -22,7 +22,7 @@ type hookStore struct {
 	compareAndSwap   func(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error)
 	compareAndDelete func(ctx context.Context, key string, old []byte) (bool, error)
 	getMany          func(ctx context.Context, keys []string) ([][]byte, error)
-	setMany          func(ctx context.Context, items []larder.Item) error
+	setMany          func(ctx context.Context, items []driver.Item) error
 	count            func(ctx context.Context, pattern string) (int, error)
 }
 
@@ -96,7 +96,7 @@ func (h *hookStore) GetMany(ctx context.Context, keys []string) ([][]byte, error
 	return h.fullStore.GetMany(ctx, keys)
 }
 
-func (h *hookStore) SetMany(ctx context.Context, items []larder.Item) error {
+func (h *hookStore) SetMany(ctx context.Context, items []driver.Item) error {
 	if h.setMany != nil {
 		return h.setMany(ctx, items)
 	}

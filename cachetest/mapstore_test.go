@@ -8,16 +8,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/glob"
 )
 
 // fullStore is a store with every optional interface that cachetest
 // checks, so that mutants can override any method.
 type fullStore interface {
-	larder.ConditionalStore
-	larder.BatchStore
-	larder.Counter
+	driver.ConditionalStore
+	driver.BatchStore
+	driver.KeyCounter
 }
 
 // bugs are the deliberate faults a mapStore can have, for the mutants that
@@ -71,7 +71,7 @@ func (s *mapStore) begin(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return fmt.Errorf("mapstore: %w", larder.ErrClosed)
+		return fmt.Errorf("mapstore: %w", driver.ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		s.mu.Unlock()
@@ -108,7 +108,7 @@ func (s *mapStore) Get(ctx context.Context, key string) ([]byte, error) {
 	defer s.mu.Unlock()
 	e, ok := s.live(key)
 	if !ok {
-		return nil, larder.ErrNotFound
+		return nil, driver.ErrNotFound
 	}
 	if s.bugs.aliasGet {
 		return e.value, nil
@@ -210,7 +210,7 @@ func (s *mapStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return fmt.Errorf("mapstore: %w", larder.ErrClosed)
+		return fmt.Errorf("mapstore: %w", driver.ErrClosed)
 	}
 	s.closed = true
 	s.m = nil
@@ -267,7 +267,7 @@ func (s *mapStore) GetMany(ctx context.Context, keys []string) ([][]byte, error)
 	return values, nil
 }
 
-func (s *mapStore) SetMany(ctx context.Context, items []larder.Item) error {
+func (s *mapStore) SetMany(ctx context.Context, items []driver.Item) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cachetest"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/glob"
 	"github.com/larderhq/larder/memstore"
 )
@@ -20,7 +20,7 @@ import (
 type mutant struct {
 	name     string
 	caughtBy string
-	store    func(t *testing.T) larder.Store
+	store    func(t *testing.T) driver.Store
 }
 
 // newMem returns a correct memstore for a mutant to wrap.
@@ -34,8 +34,8 @@ func newMem(t *testing.T) *memstore.Store {
 }
 
 // hooked returns a mutant store: a memstore with the hooks that fn sets.
-func hooked(fn func(h *hookStore, m *memstore.Store)) func(t *testing.T) larder.Store {
-	return func(t *testing.T) larder.Store {
+func hooked(fn func(h *hookStore, m *memstore.Store)) func(t *testing.T) driver.Store {
+	return func(t *testing.T) driver.Store {
 		m := newMem(t)
 		h := &hookStore{fullStore: m}
 		fn(h, m)
@@ -44,8 +44,8 @@ func hooked(fn func(h *hookStore, m *memstore.Store)) func(t *testing.T) larder.
 }
 
 // buggy returns a mutant store: a mapStore with the given bugs.
-func buggy(b bugs) func(t *testing.T) larder.Store {
-	return func(t *testing.T) larder.Store { return newMapStore(b) }
+func buggy(b bugs) func(t *testing.T) driver.Store {
+	return func(t *testing.T) driver.Store { return newMapStore(b) }
 }
 
 // truncateAtNUL imitates a store that passes bytes through C strings.
@@ -64,7 +64,7 @@ func mutants() []mutant {
 		{"miss returns nil, nil", "GetMissing", hooked(func(h *hookStore, m *memstore.Store) {
 			h.get = func(ctx context.Context, key string) ([]byte, error) {
 				v, err := m.Get(ctx, key)
-				if errors.Is(err, larder.ErrNotFound) {
+				if errors.Is(err, driver.ErrNotFound) {
 					return nil, nil
 				}
 				return v, err
@@ -225,7 +225,7 @@ func mutants() []mutant {
 			}
 		})},
 		{"SetMany ignores TTLs", "SetMany", hooked(func(h *hookStore, m *memstore.Store) {
-			h.setMany = func(ctx context.Context, items []larder.Item) error {
+			h.setMany = func(ctx context.Context, items []driver.Item) error {
 				for _, it := range items {
 					if err := m.Set(ctx, it.Key, it.Value, time.Hour); err != nil {
 						return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // Config is larder's cache configuration, one field per environment
@@ -33,7 +34,7 @@ type Config struct {
 	Timeout time.Duration `env:"CACHE_TIMEOUT" envDefault:"50ms"`
 	// MemoryMaxBytes bounds the in-process store of memory mode.
 	MemoryMaxBytes ByteSize `env:"CACHE_MEMORY_MAX_BYTES" envDefault:"256MiB"`
-	// LocalMaxBytes bounds the in-process tier of decoded values in front
+	// LocalMaxBytes bounds the local tier of decoded values in front
 	// of Redis (redis mode); 0 turns the tier off.
 	LocalMaxBytes ByteSize `env:"CACHE_LOCAL_MAX_BYTES" envDefault:"64MiB"`
 
@@ -60,16 +61,16 @@ type Config struct {
 }
 
 // CacheMode returns the mode these settings select.
-func (c Config) CacheMode() larder.Mode {
+func (c Config) CacheMode() driver.Mode {
 	switch {
 	case c.Mode != "":
-		return larder.Mode(strings.ToLower(c.Mode))
+		return driver.Mode(strings.ToLower(c.Mode))
 	case c.Debug:
-		return larder.ModeOff
+		return driver.ModeOff
 	case c.RedisURL != "" || c.RedisHost != "":
-		return larder.ModeRedis
+		return driver.ModeRedis
 	}
-	return larder.ModeMemory
+	return driver.ModeMemory
 }
 
 // Validate checks every setting and returns an error naming the variable of
@@ -79,7 +80,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %s: %s", larder.ErrInvalidOptions, name, fmt.Sprintf(format, args...))
 	}
 	switch m := c.CacheMode(); m {
-	case larder.ModeOff, larder.ModeMemory, larder.ModeRedis:
+	case driver.ModeOff, driver.ModeMemory, driver.ModeRedis:
 	default:
 		return bad("CACHE_MODE", "%q is not one of off, memory, redis", c.Mode)
 	}
@@ -152,9 +153,9 @@ func (c Config) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mode=%s namespace=%s default_ttl=%v timeout=%v", c.CacheMode(), c.Namespace, c.DefaultTTL, c.Timeout)
 	switch c.CacheMode() {
-	case larder.ModeMemory:
+	case driver.ModeMemory:
 		fmt.Fprintf(&b, " memory_max_bytes=%v", c.MemoryMaxBytes)
-	case larder.ModeRedis:
+	case driver.ModeRedis:
 		if c.RedisURL != "" {
 			fmt.Fprintf(&b, " redis_url=%s", c.redactedURL())
 		} else {

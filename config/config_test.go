@@ -13,6 +13,7 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/config"
+	"github.com/larderhq/larder/driver"
 )
 
 func parse(t *testing.T, vars map[string]string) (config.Config, error) {
@@ -29,7 +30,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.CacheMode() != larder.ModeMemory || c.Namespace != "larder" || c.Timeout != 50*time.Millisecond ||
+	if c.CacheMode() != driver.ModeMemory || c.Namespace != "larder" || c.Timeout != 50*time.Millisecond ||
 		c.DefaultTTL != time.Hour || c.MemoryMaxBytes != 256<<20 || c.RedisPort != 6379 || c.RedisMaxConnections != 10 {
 		t.Fatalf("defaults = %#v", c)
 	}
@@ -39,17 +40,17 @@ func TestModeSelection(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		vars map[string]string
-		want larder.Mode
+		want driver.Mode
 	}{
-		{"nothing set", map[string]string{}, larder.ModeMemory},
-		{"DEBUG=True as in the guide", map[string]string{"DEBUG": "True"}, larder.ModeOff},
-		{"DEBUG=False", map[string]string{"DEBUG": "False"}, larder.ModeMemory},
-		{"REDIS_HOST", map[string]string{"REDIS_HOST": "redis"}, larder.ModeRedis},
-		{"REDIS_URL", map[string]string{"REDIS_URL": "redis://localhost:6379/0"}, larder.ModeRedis},
-		{"DEBUG beats REDIS_HOST", map[string]string{"DEBUG": "true", "REDIS_HOST": "redis"}, larder.ModeOff},
-		{"CACHE_MODE beats DEBUG", map[string]string{"DEBUG": "true", "CACHE_MODE": "memory"}, larder.ModeMemory},
-		{"CACHE_MODE=off", map[string]string{"CACHE_MODE": "OFF", "REDIS_HOST": "redis"}, larder.ModeOff},
-		{"CACHE_MODE=redis alone", map[string]string{"CACHE_MODE": "redis"}, larder.ModeRedis},
+		{"nothing set", map[string]string{}, driver.ModeMemory},
+		{"DEBUG=True as in the guide", map[string]string{"DEBUG": "True"}, driver.ModeOff},
+		{"DEBUG=False", map[string]string{"DEBUG": "False"}, driver.ModeMemory},
+		{"REDIS_HOST", map[string]string{"REDIS_HOST": "redis"}, driver.ModeRedis},
+		{"REDIS_URL", map[string]string{"REDIS_URL": "redis://localhost:6379/0"}, driver.ModeRedis},
+		{"DEBUG beats REDIS_HOST", map[string]string{"DEBUG": "true", "REDIS_HOST": "redis"}, driver.ModeOff},
+		{"CACHE_MODE beats DEBUG", map[string]string{"DEBUG": "true", "CACHE_MODE": "memory"}, driver.ModeMemory},
+		{"CACHE_MODE=off", map[string]string{"CACHE_MODE": "OFF", "REDIS_HOST": "redis"}, driver.ModeOff},
+		{"CACHE_MODE=redis alone", map[string]string{"CACHE_MODE": "redis"}, driver.ModeRedis},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parse(t, tc.vars)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/config"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/redisstore"
 )
@@ -21,13 +22,13 @@ func TestEnvironmentAware(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		vars    map[string]string
-		mode    larder.Mode
+		mode    driver.Mode
 		enabled bool
 	}{
-		{"debug", map[string]string{"DEBUG": "True", "REDIS_URL": srv.URL()}, larder.ModeOff, false},
-		{"production with Redis", map[string]string{"DEBUG": "False", "REDIS_URL": srv.URL()}, larder.ModeRedis, true},
-		{"production, guide variables", map[string]string{"DEBUG": "False", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": strconv.Itoa(srv.Port()), "REDIS_DB": "3"}, larder.ModeRedis, true},
-		{"production without Redis", map[string]string{"DEBUG": "False"}, larder.ModeMemory, true},
+		{"debug", map[string]string{"DEBUG": "True", "REDIS_URL": srv.URL()}, driver.ModeOff, false},
+		{"production with Redis", map[string]string{"DEBUG": "False", "REDIS_URL": srv.URL()}, driver.ModeRedis, true},
+		{"production, guide variables", map[string]string{"DEBUG": "False", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": strconv.Itoa(srv.Port()), "REDIS_DB": "3"}, driver.ModeRedis, true},
+		{"production without Redis", map[string]string{"DEBUG": "False"}, driver.ModeMemory, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var cfg config.Config
@@ -51,11 +52,11 @@ func TestEnvironmentAware(t *testing.T) {
 			if err != nil || ok != tc.enabled {
 				t.Fatalf("Get = %v, %v; want hit=%v", ok, err, tc.enabled)
 			}
-			if tc.mode == larder.ModeRedis {
-				if redisstore.ClientOf(c) == nil {
+			if tc.mode == driver.ModeRedis {
+				if redisstore.ClientOf(c.Store()) == nil {
 					t.Fatal("ClientOf = nil in redis mode")
 				}
-			} else if redisstore.ClientOf(c) != nil {
+			} else if redisstore.ClientOf(c.Store()) != nil {
 				t.Fatal("ClientOf != nil outside redis mode")
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
 )
@@ -46,15 +47,15 @@ func (c Config) Open(logger *slog.Logger, base larder.Options) (*larder.Cache, e
 	return cache, nil
 }
 
-func (c Config) store(logger *slog.Logger) (larder.Store, error) {
+func (c Config) store(logger *slog.Logger) (driver.Store, error) {
 	switch c.CacheMode() {
-	case larder.ModeMemory:
+	case driver.ModeMemory:
 		s, err := memstore.New(memstore.Options{MaxBytes: int64(c.MemoryMaxBytes)})
 		if err != nil {
 			return nil, fmt.Errorf("memory store: %w", err)
 		}
 		return s, nil
-	case larder.ModeRedis:
+	case driver.ModeRedis:
 		s, err := redisstore.New(c.RedisOptions(logger))
 		if err != nil {
 			return nil, fmt.Errorf("redis store: %w", err)
@@ -71,7 +72,7 @@ func (c Config) RedisOptions(logger *slog.Logger) redisstore.Options {
 		Logger:         logger,
 	}
 	if c.LocalMaxBytes > 0 {
-		// The in-process tier needs to hear of every change under the
+		// The local tier needs to hear of every change under the
 		// namespace, made by any instance or by hand. The Cache registers
 		// the namespace itself (Store.Track); giving it here as well lets
 		// the first connection track it, so that Track has nothing to

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // GetMany returns copies of the values of keys, in the same order, with a
@@ -38,9 +38,9 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 // SetMany stores a copy of every item with its own TTL. Every item is
 // validated as Set validates it before any is stored, so an invalid item
 // stores nothing; once writing starts, a done ctx may leave some items
-// stored and others not, as the larder.BatchStore contract allows. SetMany
+// stored and others not, as the driver.BatchStore contract allows. SetMany
 // is safe for concurrent use.
-func (s *Store) SetMany(ctx context.Context, items []larder.Item) error {
+func (s *Store) SetMany(ctx context.Context, items []driver.Item) error {
 	if err := s.begin(ctx, "set-many"); err != nil {
 		return err
 	}

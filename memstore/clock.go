@@ -3,6 +3,8 @@ package memstore
 import (
 	"sync"
 	"time"
+
+	"github.com/larderhq/larder/driver"
 )
 
 // otterClock adapts a Clock to otter.Clock, so that otter computes and
@@ -14,7 +16,7 @@ import (
 // adapter runs a real one and stops it on Close: otter does not stop the
 // tickers of custom clocks itself.
 type otterClock struct {
-	clock Clock
+	clock driver.Clock
 
 	mu      sync.Mutex
 	ticker  *time.Ticker

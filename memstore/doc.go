@@ -1,4 +1,4 @@
-// Package memstore is the in-process larder.Store: a bounded, concurrent
+// Package memstore is the in-process driver.Store: a bounded, concurrent
 // map from keys to byte values with a TTL per entry, built on otter's
 // W-TinyLFU cache.
 //
@@ -9,9 +9,9 @@
 // likely to be used again. Eviction is asynchronous, so the total may pass
 // the bound briefly.
 //
-// A Store implements larder.Store and the optional larder.ConditionalStore,
-// larder.BatchStore, larder.Counter, larder.LocalStore and
-// larder.ModeReporter. It does not implement larder.InvalidationSource:
+// A Store implements driver.Store and the optional driver.ConditionalStore,
+// driver.BatchStore, driver.KeyCounter, driver.InProcessStore and
+// driver.ModeReporter. It does not implement driver.InvalidationSource:
 // nothing outside the process can change it.
 //
 // Clear and Count match keys with Redis's glob semantics (see

@@ -3,14 +3,14 @@ package memstore
 import (
 	"fmt"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // TooLargeError is returned by writes of an entry that would weigh more
 // than the store can hold: more than Options.MaxBytes, or more than the
 // 4 GiB that otter can weigh. Such an entry is refused rather than stored,
 // because storing it would evict every other entry and then the entry
-// itself. Test for it with errors.As, or with errors.Is(err, larder.ErrTooLarge).
+// itself. Test for it with errors.As, or with errors.Is(err, driver.ErrTooLarge).
 type TooLargeError struct {
 	// Key is the key of the refused entry.
 	Key string
@@ -27,5 +27,5 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("memstore: entry of %d bytes (key of %d) exceeds the store's limit of %d bytes", e.Weight, len(e.Key), e.MaxWeight)
 }
 
-// Unwrap makes errors.Is(err, larder.ErrTooLarge) hold.
-func (e *TooLargeError) Unwrap() error { return larder.ErrTooLarge }
+// Unwrap makes errors.Is(err, driver.ErrTooLarge) hold.
+func (e *TooLargeError) Unwrap() error { return driver.ErrTooLarge }

@@ -7,7 +7,7 @@ import (
 	"log"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -29,7 +29,7 @@ func ExampleNew() {
 	fmt.Println(string(v))
 
 	_, err = s.Get(ctx, "app:user:43")
-	fmt.Println(errors.Is(err, larder.ErrNotFound))
+	fmt.Println(errors.Is(err, driver.ErrNotFound))
 	// Output:
 	// {"name":"Ada"}
 	// true

@@ -2,9 +2,8 @@ package memstore
 
 import (
 	"fmt"
-	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 // DefaultMaxBytes is the bound used when Options.MaxBytes is zero: large
@@ -22,13 +21,6 @@ const DefaultMaxBytes int64 = 256 << 20
 // process's heap exactly.
 const EntryOverhead = 128
 
-// Clock tells the time. Tests inject one to make entries expire without
-// sleeping; its Now must be safe for concurrent use and must not go
-// backwards.
-type Clock interface {
-	Now() time.Time
-}
-
 // Options configures New. The zero value is ready to use.
 type Options struct {
 	// MaxBytes bounds the total weight of the entries (see EntryOverhead).
@@ -36,8 +28,9 @@ type Options struct {
 	// entry heavier than MaxBytes is refused rather than stored, since
 	// storing it would evict everything else and then itself.
 	MaxBytes int64
-	// Clock is the time source for TTLs. Nil means the real time.
-	Clock Clock
+	// Clock is the time source for TTLs; give the Cache in front the same
+	// one, so that both judge expiry alike. Nil means the real time.
+	Clock driver.Clock
 }
 
 // maxBytes returns the bound to apply, after validate has accepted o.
@@ -51,7 +44,7 @@ func (o Options) maxBytes() int64 {
 // validate reports options that New cannot honour.
 func (o Options) validate() error {
 	if o.MaxBytes < 0 {
-		return fmt.Errorf("memstore: MaxBytes is %d, want 0 (default) or more: %w", o.MaxBytes, larder.ErrInvalidOptions)
+		return fmt.Errorf("memstore: MaxBytes is %d, want 0 (default) or more: %w", o.MaxBytes, driver.ErrInvalidOptions)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 func TestNewOptions(t *testing.T) {
@@ -20,7 +20,7 @@ func TestNewOptions(t *testing.T) {
 		{"zero value uses the default", Options{}, nil, uint64(DefaultMaxBytes), DefaultMaxBytes},
 		{"explicit bound", Options{MaxBytes: 1 << 20}, nil, 1 << 20, 1 << 20},
 		{"bound above otter's entry weight", Options{MaxBytes: 8 << 30}, nil, 8 << 30, math.MaxUint32},
-		{"negative bound", Options{MaxBytes: -1}, larder.ErrInvalidOptions, 0, 0},
+		{"negative bound", Options{MaxBytes: -1}, driver.ErrInvalidOptions, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/glob"
 )
 
@@ -21,7 +21,7 @@ const ctxCheckEvery = 256
 // Keys written while Clear runs may or may not be removed. If ctx ends
 // during the walk, Clear returns the number removed so far with an error
 // wrapping ctx.Err(). A pattern that Redis could never match returns an
-// error wrapping larder.ErrInvalidPattern. Clear is safe for concurrent use.
+// error wrapping driver.ErrInvalidPattern. Clear is safe for concurrent use.
 func (s *Store) Clear(ctx context.Context, pattern string) (int, error) {
 	if err := s.begin(ctx, "clear"); err != nil {
 		return 0, err
@@ -56,7 +56,7 @@ func (s *Store) Count(ctx context.Context, pattern string) (int, error) {
 // consistent view of the keys.
 func (s *Store) walk(ctx context.Context, op, pattern string, fn func(key string)) error {
 	if err := glob.Valid(pattern); err != nil {
-		return fmt.Errorf("memstore: %s: %w: %w", op, larder.ErrInvalidPattern, err)
+		return fmt.Errorf("memstore: %s: %w: %w", op, driver.ErrInvalidPattern, err)
 	}
 	prefix, exact := glob.Literal(pattern)
 	if exact {

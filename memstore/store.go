@@ -7,12 +7,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/larderhq/larder/driver"
 	"github.com/maypok86/otter/v2"
-
-	"github.com/larderhq/larder"
 )
 
-// Store is an in-process larder.Store bounded in bytes. Create one with
+// Store is an in-process driver.Store bounded in bytes. Create one with
 // New; the zero value is not usable. All methods are safe for concurrent
 // use. Values are copied on the way in and on the way out, so neither the
 // caller nor the store can change what the other holds.
@@ -36,17 +35,17 @@ type entry struct {
 
 // The store must keep implementing every interface it advertises.
 var (
-	_ larder.Store            = (*Store)(nil)
-	_ larder.ConditionalStore = (*Store)(nil)
-	_ larder.BatchStore       = (*Store)(nil)
-	_ larder.Counter          = (*Store)(nil)
-	_ larder.LocalStore       = (*Store)(nil)
-	_ larder.Sizer            = (*Store)(nil)
-	_ larder.ModeReporter     = (*Store)(nil)
+	_ driver.Store            = (*Store)(nil)
+	_ driver.ConditionalStore = (*Store)(nil)
+	_ driver.BatchStore       = (*Store)(nil)
+	_ driver.KeyCounter       = (*Store)(nil)
+	_ driver.InProcessStore   = (*Store)(nil)
+	_ driver.Sizer            = (*Store)(nil)
+	_ driver.ModeReporter     = (*Store)(nil)
 )
 
 // New returns an empty store configured by opts. It returns an error
-// wrapping larder.ErrInvalidOptions if opts are invalid. The store starts a
+// wrapping driver.ErrInvalidOptions if opts are invalid. The store starts a
 // goroutine that removes expired entries; Close stops it.
 func New(opts Options) (*Store, error) {
 	if err := opts.validate(); err != nil {
@@ -88,7 +87,7 @@ func weight(key string, value []byte) int64 {
 // the store is closed or ctx is done.
 func (s *Store) begin(ctx context.Context, op string) error {
 	if s.closed.Load() {
-		return fmt.Errorf("memstore: %s: %w", op, larder.ErrClosed)
+		return fmt.Errorf("memstore: %s: %w", op, driver.ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: %s: %w", op, err)
@@ -96,11 +95,11 @@ func (s *Store) begin(ctx context.Context, op string) error {
 	return nil
 }
 
-// checkKey refuses the empty key, which the larder.Store contract rules out
+// checkKey refuses the empty key, which the driver.Store contract rules out
 // and which no Redis glob other than "" could address.
 func checkKey(op, key string) error {
 	if key == "" {
-		return fmt.Errorf("memstore: %s: empty key: %w", op, larder.ErrInvalidKey)
+		return fmt.Errorf("memstore: %s: empty key: %w", op, driver.ErrInvalidKey)
 	}
 	return nil
 }
@@ -112,7 +111,7 @@ func (s *Store) newEntry(op, key string, value []byte, ttl time.Duration) (entry
 		return entry{}, err
 	}
 	if ttl <= 0 {
-		return entry{}, fmt.Errorf("memstore: %s: ttl %v is not positive: %w", op, ttl, larder.ErrInvalidTTL)
+		return entry{}, fmt.Errorf("memstore: %s: ttl %v is not positive: %w", op, ttl, driver.ErrInvalidTTL)
 	}
 	if w := weight(key, value); w > s.maxWeight {
 		return entry{}, fmt.Errorf("memstore: %s: %w", op, &TooLargeError{Key: key, Weight: w, MaxWeight: s.maxWeight})
@@ -128,7 +127,7 @@ func clone(b []byte) []byte {
 	return c
 }
 
-// Get returns a copy of the value stored under key, or larder.ErrNotFound
+// Get returns a copy of the value stored under key, or driver.ErrNotFound
 // (unwrapped, to keep misses free of allocations) if there is no live entry.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := s.begin(ctx, "get"); err != nil {
@@ -139,13 +138,13 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	e, ok := s.cache.GetIfPresent(key)
 	if !ok {
-		return nil, larder.ErrNotFound
+		return nil, driver.ErrNotFound
 	}
 	return clone(e.value), nil
 }
 
 // Set stores a copy of value under key for ttl, replacing any earlier value
-// and TTL. It returns an error wrapping larder.ErrInvalidTTL if ttl is not
+// and TTL. It returns an error wrapping driver.ErrInvalidTTL if ttl is not
 // positive, and one holding a *TooLargeError if the entry would weigh more
 // than the store accepts. An entry may be evicted at any time once stored.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
@@ -207,10 +206,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close drops every entry and stops the store's periodic clean-up
 // goroutine. Later calls, Close included, return errors wrapping
-// larder.ErrClosed. A call that started before Close may still complete.
+// driver.ErrClosed. A call that started before Close may still complete.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
-		return fmt.Errorf("memstore: close: %w", larder.ErrClosed)
+		return fmt.Errorf("memstore: close: %w", driver.ErrClosed)
 	}
 	// Dropping the entries frees their memory even while callers still hold
 	// the *Store.
@@ -222,16 +221,16 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Mode reports larder.ModeMemory, so that a Cache over a Store says it
+// Mode reports driver.ModeMemory, so that a Cache over a Store says it
 // keeps its values in process. It is safe for concurrent use.
-func (s *Store) Mode() larder.Mode {
-	return larder.ModeMemory
+func (s *Store) Mode() driver.Mode {
+	return driver.ModeMemory
 }
 
-// Local reports true: no call waits on I/O or another process, so a Cache
+// InProcess reports true: no call waits on I/O or another process, so a Cache
 // can skip the time budget and circuit breaker that guard remote stores.
 // It is safe for concurrent use.
-func (s *Store) Local() bool {
+func (s *Store) InProcess() bool {
 	return true
 }
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -86,7 +86,7 @@ func TestTTLIsSetByWritesOnly(t *testing.T) {
 			return err
 		}, true},
 		{"SetMany", func(ctx context.Context, s *memstore.Store) error {
-			return s.SetMany(ctx, []larder.Item{{Key: "k", Value: []byte("v2"), TTL: ttl}})
+			return s.SetMany(ctx, []driver.Item{{Key: "k", Value: []byte("v2"), TTL: ttl}})
 		}, true},
 		{"Get", func(ctx context.Context, s *memstore.Store) error { _, err := s.Get(ctx, "k"); return err }, false},
 		{"GetMany", func(ctx context.Context, s *memstore.Store) error {
@@ -137,7 +137,7 @@ func TestTooLarge(t *testing.T) {
 			return err
 		}},
 		{"SetMany", func(ctx context.Context, s *memstore.Store, v []byte) error {
-			return s.SetMany(ctx, []larder.Item{{Key: key, Value: v, TTL: time.Minute}})
+			return s.SetMany(ctx, []driver.Item{{Key: key, Value: v, TTL: time.Minute}})
 		}},
 	}
 	for _, tc := range tests {
@@ -187,40 +187,40 @@ func TestInvalidArguments(t *testing.T) {
 		call func(ctx context.Context, s *memstore.Store) error
 		want error
 	}{
-		{"Get empty key", func(ctx context.Context, s *memstore.Store) error { _, err := s.Get(ctx, ""); return err }, larder.ErrInvalidKey},
-		{"Set empty key", func(ctx context.Context, s *memstore.Store) error { return s.Set(ctx, "", v, ttl) }, larder.ErrInvalidKey},
-		{"Delete empty key", func(ctx context.Context, s *memstore.Store) error { _, err := s.Delete(ctx, "k", ""); return err }, larder.ErrInvalidKey},
-		{"Exists empty key", func(ctx context.Context, s *memstore.Store) error { _, err := s.Exists(ctx, ""); return err }, larder.ErrInvalidKey},
-		{"SetNX empty key", func(ctx context.Context, s *memstore.Store) error { _, err := s.SetNX(ctx, "", v, ttl); return err }, larder.ErrInvalidKey},
+		{"Get empty key", func(ctx context.Context, s *memstore.Store) error { _, err := s.Get(ctx, ""); return err }, driver.ErrInvalidKey},
+		{"Set empty key", func(ctx context.Context, s *memstore.Store) error { return s.Set(ctx, "", v, ttl) }, driver.ErrInvalidKey},
+		{"Delete empty key", func(ctx context.Context, s *memstore.Store) error { _, err := s.Delete(ctx, "k", ""); return err }, driver.ErrInvalidKey},
+		{"Exists empty key", func(ctx context.Context, s *memstore.Store) error { _, err := s.Exists(ctx, ""); return err }, driver.ErrInvalidKey},
+		{"SetNX empty key", func(ctx context.Context, s *memstore.Store) error { _, err := s.SetNX(ctx, "", v, ttl); return err }, driver.ErrInvalidKey},
 		{"CompareAndSwap empty key", func(ctx context.Context, s *memstore.Store) error {
 			_, err := s.CompareAndSwap(ctx, "", v, v, ttl)
 			return err
-		}, larder.ErrInvalidKey},
+		}, driver.ErrInvalidKey},
 		{"CompareAndDelete empty key", func(ctx context.Context, s *memstore.Store) error {
 			_, err := s.CompareAndDelete(ctx, "", v)
 			return err
-		}, larder.ErrInvalidKey},
+		}, driver.ErrInvalidKey},
 		{"GetMany empty key", func(ctx context.Context, s *memstore.Store) error {
 			_, err := s.GetMany(ctx, []string{"k", ""})
 			return err
-		}, larder.ErrInvalidKey},
+		}, driver.ErrInvalidKey},
 		{"SetMany empty key", func(ctx context.Context, s *memstore.Store) error {
-			return s.SetMany(ctx, []larder.Item{{Key: "k", Value: v, TTL: ttl}, {Key: "", Value: v, TTL: ttl}})
-		}, larder.ErrInvalidKey},
-		{"Set zero TTL", func(ctx context.Context, s *memstore.Store) error { return s.Set(ctx, "k", v, 0) }, larder.ErrInvalidTTL},
-		{"Set negative TTL", func(ctx context.Context, s *memstore.Store) error { return s.Set(ctx, "k", v, -time.Second) }, larder.ErrInvalidTTL},
-		{"SetNX zero TTL", func(ctx context.Context, s *memstore.Store) error { _, err := s.SetNX(ctx, "k", v, 0); return err }, larder.ErrInvalidTTL},
+			return s.SetMany(ctx, []driver.Item{{Key: "k", Value: v, TTL: ttl}, {Key: "", Value: v, TTL: ttl}})
+		}, driver.ErrInvalidKey},
+		{"Set zero TTL", func(ctx context.Context, s *memstore.Store) error { return s.Set(ctx, "k", v, 0) }, driver.ErrInvalidTTL},
+		{"Set negative TTL", func(ctx context.Context, s *memstore.Store) error { return s.Set(ctx, "k", v, -time.Second) }, driver.ErrInvalidTTL},
+		{"SetNX zero TTL", func(ctx context.Context, s *memstore.Store) error { _, err := s.SetNX(ctx, "k", v, 0); return err }, driver.ErrInvalidTTL},
 		{"SetMany zero TTL", func(ctx context.Context, s *memstore.Store) error {
-			return s.SetMany(ctx, []larder.Item{{Key: "k", Value: v, TTL: ttl}, {Key: "k2", Value: v}})
-		}, larder.ErrInvalidTTL},
+			return s.SetMany(ctx, []driver.Item{{Key: "k", Value: v, TTL: ttl}, {Key: "k2", Value: v}})
+		}, driver.ErrInvalidTTL},
 		{"Clear pattern Redis never matches", func(ctx context.Context, s *memstore.Store) error {
 			_, err := s.Clear(ctx, manyStars(1001))
 			return err
-		}, larder.ErrInvalidPattern},
+		}, driver.ErrInvalidPattern},
 		{"Count pattern Redis never matches", func(ctx context.Context, s *memstore.Store) error {
 			_, err := s.Count(ctx, manyStars(1001))
 			return err
-		}, larder.ErrInvalidPattern},
+		}, driver.ErrInvalidPattern},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -374,21 +374,21 @@ func TestCloseTwice(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("first Close: %v", err)
 	}
-	if err := s.Close(); !errors.Is(err, larder.ErrClosed) {
-		t.Fatalf("second Close: %v, want an error wrapping larder.ErrClosed", err)
+	if err := s.Close(); !errors.Is(err, driver.ErrClosed) {
+		t.Fatalf("second Close: %v, want an error wrapping driver.ErrClosed", err)
 	}
 }
 
 // TestReportsLocalMemoryMode checks the optional interfaces through which
 // a Cache learns that it may skip the budget and breaker for this store.
 func TestReportsLocalMemoryMode(t *testing.T) {
-	var s larder.Store = newStore(t, memstore.Options{})
+	var s driver.Store = newStore(t, memstore.Options{})
 	tests := []struct {
 		name string
 		ok   bool
 	}{
-		{"LocalStore", func() bool { l, ok := s.(larder.LocalStore); return ok && l.Local() }()},
-		{"ModeReporter", func() bool { m, ok := s.(larder.ModeReporter); return ok && m.Mode() == larder.ModeMemory }()},
+		{"InProcessStore", func() bool { l, ok := s.(driver.InProcessStore); return ok && l.InProcess() }()},
+		{"ModeReporter", func() bool { m, ok := s.(driver.ModeReporter); return ok && m.Mode() == driver.ModeMemory }()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,15 +4,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/prommetrics"
+	"github.com/larderhq/larder/telemetry"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 type namedEvent struct {
 	name  string
-	event larder.Event
+	event telemetry.Event
 }
 
 // recordEvents returns the events of the allocation test and the
@@ -20,9 +19,9 @@ type namedEvent struct {
 // rejected one.
 func recordEvents() []namedEvent {
 	return []namedEvent{
-		{"store get hit timed", larder.Event{Tier: larder.TierStore, Op: larder.OpGet, Outcome: larder.OutcomeHit, Duration: 420 * time.Microsecond}},
-		{"local get miss", larder.Event{Tier: larder.TierLocal, Op: larder.OpGet, Outcome: larder.OutcomeMiss}},
-		{"store set rejected", larder.Event{Tier: larder.TierStore, Op: larder.OpSet, Outcome: larder.OutcomeRejected}},
+		{"store get hit timed", telemetry.Event{Tier: telemetry.TierStore, Op: telemetry.OpGet, Outcome: telemetry.OutcomeHit, Duration: 420 * time.Microsecond}},
+		{"local get miss", telemetry.Event{Tier: telemetry.TierLocal, Op: telemetry.OpGet, Outcome: telemetry.OutcomeMiss}},
+		{"store set rejected", telemetry.Event{Tier: telemetry.TierStore, Op: telemetry.OpSet, Outcome: telemetry.OutcomeRejected}},
 	}
 }
 

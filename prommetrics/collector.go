@@ -1,9 +1,9 @@
 package prommetrics
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/telemetry"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // cacheCollector reads a Cache's state at scrape time.
@@ -66,8 +66,8 @@ func (cc *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 		open = 1
 	}
 	gauge(ch, cc.breakerOpen, open)
-	gauge(ch, cc.hitRatio, s.Store.HitRatio(), larder.TierStore.String())
-	gauge(ch, cc.hitRatio, s.Local.HitRatio(), larder.TierLocal.String())
+	gauge(ch, cc.hitRatio, s.Store.HitRatio(), telemetry.TierStore.String())
+	gauge(ch, cc.hitRatio, s.Local.HitRatio(), telemetry.TierLocal.String())
 	gauge(ch, cc.info, 1, string(s.Mode))
 }
 

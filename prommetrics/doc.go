@@ -1,7 +1,7 @@
 // Package prommetrics exports a larder.Cache's activity as Prometheus
 // metrics.
 //
-// A Recorder is a larder.Recorder: the Cache hands it one larder.Event per
+// A Recorder is a telemetry.Recorder: the Cache hands it one telemetry.Event per
 // operation, and it counts them in
 //
 //	larder_cache_operations_total{tier, op, outcome}          counter

@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/larderhq/larder"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-
-	"github.com/larderhq/larder"
 )
 
 // sample returns the sample of the metric family name whose labels include
@@ -59,7 +58,7 @@ func histogram(t *testing.T, g prometheus.Gatherer, tier, op string) *dto.Histog
 	return sample(t, g, "larder_cache_operation_duration_seconds", map[string]string{"tier": tier, "op": op}).GetHistogram()
 }
 
-// stepClock is a larder.Clock that advances by step on every reading, so
+// stepClock is a driver.Clock that advances by step on every reading, so
 // that every call the Cache times takes exactly step.
 type stepClock struct {
 	step  time.Duration
@@ -73,7 +72,7 @@ func (c *stepClock) Now() time.Time {
 var errBroken = errors.New("fake: connection refused")
 
 // remoteStore is a map-backed Store that a Cache treats as remote (it is
-// not a LocalStore), so the Cache times its calls and guards it with a
+// not a InProcessStore), so the Cache times its calls and guards it with a
 // breaker; it can be switched to fail every call.
 type remoteStore struct {
 	mu     sync.Mutex

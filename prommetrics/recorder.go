@@ -3,12 +3,11 @@ package prommetrics
 import (
 	"fmt"
 
+	"github.com/larderhq/larder/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/larderhq/larder"
 )
 
-// Recorder is a larder.Recorder that counts cache operations and their
+// Recorder is a telemetry.Recorder that counts cache operations and their
 // durations in Prometheus metrics; see the package documentation for the
 // metrics. It is also a prometheus.Collector of those metrics, registered
 // by New. Create one with New and set it as larder.Options.Recorder. All
@@ -28,7 +27,7 @@ type Recorder struct {
 
 // The Recorder must keep satisfying both interfaces it is used through.
 var (
-	_ larder.Recorder      = (*Recorder)(nil)
+	_ telemetry.Recorder   = (*Recorder)(nil)
 	_ prometheus.Collector = (*Recorder)(nil)
 )
 
@@ -77,19 +76,19 @@ func New(reg prometheus.Registerer, opts Options) (*Recorder, error) {
 	r := &Recorder{
 		ops:       prometheus.NewCounterVec(opsOpts, opsLabels),
 		durations: prometheus.NewHistogramVec(durOpts, durLabels),
-		nOps:      larder.NumOps,
-		nOutcomes: larder.NumOutcomes,
+		nOps:      telemetry.NumOps,
+		nOutcomes: telemetry.NumOutcomes,
 	}
-	r.counters = make([]prometheus.Counter, larder.NumTiers*r.nOps*r.nOutcomes)
-	r.observers = make([]prometheus.Observer, larder.NumTiers*r.nOps)
-	for tier := range larder.NumTiers {
-		t := larder.Tier(tier)
+	r.counters = make([]prometheus.Counter, telemetry.NumTiers*r.nOps*r.nOutcomes)
+	r.observers = make([]prometheus.Observer, telemetry.NumTiers*r.nOps)
+	for tier := range telemetry.NumTiers {
+		t := telemetry.Tier(tier)
 		for op := range r.nOps {
 			i := tier*r.nOps + op
-			opName := larder.Op(op).String()
+			opName := telemetry.Op(op).String()
 			r.observers[i] = r.durations.WithLabelValues(t.String(), opName)
 			for o := range r.nOutcomes {
-				r.counters[i*r.nOutcomes+o] = r.ops.WithLabelValues(t.String(), opName, larder.Outcome(o).String())
+				r.counters[i*r.nOutcomes+o] = r.ops.WithLabelValues(t.String(), opName, telemetry.Outcome(o).String())
 			}
 		}
 	}
@@ -108,9 +107,9 @@ func New(reg prometheus.Registerer, opts Options) (*Recorder, error) {
 // most one (lock-free) histogram observation. An event whose tier, op or outcome this version
 // of larder does not name is dropped, since it has no label to go under.
 // Record is safe for concurrent use.
-func (r *Recorder) Record(e larder.Event) {
+func (r *Recorder) Record(e telemetry.Event) {
 	t, op, o := int(e.Tier), int(e.Op), int(e.Outcome)
-	if t >= larder.NumTiers || op >= r.nOps || o >= r.nOutcomes {
+	if t >= telemetry.NumTiers || op >= r.nOps || o >= r.nOutcomes {
 		return
 	}
 	i := t*r.nOps + op

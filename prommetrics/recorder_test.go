@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/prommetrics"
+	"github.com/larderhq/larder/telemetry"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // enumSize counts the values of a larder enum that have a name.
@@ -45,17 +45,17 @@ func TestRecord(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		events    []larder.Event
+		events    []telemetry.Event
 		counters  map[series]float64
 		durations map[[2]string]hist // by tier and op
 	}{
 		{
 			name: "hits and misses",
-			events: []larder.Event{
-				{Tier: larder.TierStore, Op: larder.OpGet, Outcome: larder.OutcomeHit, Duration: ms},
-				{Tier: larder.TierStore, Op: larder.OpGet, Outcome: larder.OutcomeHit, Duration: 2 * ms},
-				{Tier: larder.TierStore, Op: larder.OpGet, Outcome: larder.OutcomeMiss, Duration: 3 * ms},
-				{Tier: larder.TierLocal, Op: larder.OpGet, Outcome: larder.OutcomeHit},
+			events: []telemetry.Event{
+				{Tier: telemetry.TierStore, Op: telemetry.OpGet, Outcome: telemetry.OutcomeHit, Duration: ms},
+				{Tier: telemetry.TierStore, Op: telemetry.OpGet, Outcome: telemetry.OutcomeHit, Duration: 2 * ms},
+				{Tier: telemetry.TierStore, Op: telemetry.OpGet, Outcome: telemetry.OutcomeMiss, Duration: 3 * ms},
+				{Tier: telemetry.TierLocal, Op: telemetry.OpGet, Outcome: telemetry.OutcomeHit},
 			},
 			counters: map[series]float64{
 				{"store", "get", "hit"}:  2,
@@ -71,12 +71,12 @@ func TestRecord(t *testing.T) {
 		},
 		{
 			name: "failures",
-			events: []larder.Event{
-				{Tier: larder.TierStore, Op: larder.OpSet, Outcome: larder.OutcomeTimeout, Duration: 50 * ms},
-				{Tier: larder.TierStore, Op: larder.OpSet, Outcome: larder.OutcomeError, Duration: 150 * ms},
-				{Tier: larder.TierStore, Op: larder.OpSet, Outcome: larder.OutcomeRejected},
-				{Tier: larder.TierStore, Op: larder.OpGet, Outcome: larder.OutcomeDecodeError, Duration: ms},
-				{Tier: larder.TierStore, Op: larder.OpClear, Outcome: larder.OutcomeOK},
+			events: []telemetry.Event{
+				{Tier: telemetry.TierStore, Op: telemetry.OpSet, Outcome: telemetry.OutcomeTimeout, Duration: 50 * ms},
+				{Tier: telemetry.TierStore, Op: telemetry.OpSet, Outcome: telemetry.OutcomeError, Duration: 150 * ms},
+				{Tier: telemetry.TierStore, Op: telemetry.OpSet, Outcome: telemetry.OutcomeRejected},
+				{Tier: telemetry.TierStore, Op: telemetry.OpGet, Outcome: telemetry.OutcomeDecodeError, Duration: ms},
+				{Tier: telemetry.TierStore, Op: telemetry.OpClear, Outcome: telemetry.OutcomeOK},
 			},
 			counters: map[series]float64{
 				{"store", "set", "timeout"}:      1,
@@ -93,10 +93,10 @@ func TestRecord(t *testing.T) {
 		},
 		{
 			name: "unknown enum values are dropped",
-			events: []larder.Event{
-				{Tier: larder.Tier(9), Op: larder.OpGet, Outcome: larder.OutcomeHit, Duration: ms},
-				{Tier: larder.TierStore, Op: larder.Op(200), Outcome: larder.OutcomeHit, Duration: ms},
-				{Tier: larder.TierStore, Op: larder.OpGet, Outcome: larder.Outcome(255), Duration: ms},
+			events: []telemetry.Event{
+				{Tier: telemetry.Tier(9), Op: telemetry.OpGet, Outcome: telemetry.OutcomeHit, Duration: ms},
+				{Tier: telemetry.TierStore, Op: telemetry.Op(200), Outcome: telemetry.OutcomeHit, Duration: ms},
+				{Tier: telemetry.TierStore, Op: telemetry.OpGet, Outcome: telemetry.Outcome(255), Duration: ms},
 			},
 			counters:  map[series]float64{{"store", "get", "hit"}: 0},
 			durations: map[[2]string]hist{{"store", "get"}: {0, 0}},
@@ -127,7 +127,7 @@ func TestRecord(t *testing.T) {
 func TestRecordBuckets(t *testing.T) {
 	rec, reg := newRecorder(t, prommetrics.Options{})
 	for _, d := range []time.Duration{40 * time.Microsecond, 800 * time.Microsecond, 80 * time.Millisecond, time.Second} {
-		rec.Record(larder.Event{Tier: larder.TierStore, Op: larder.OpGet, Outcome: larder.OutcomeHit, Duration: d})
+		rec.Record(telemetry.Event{Tier: telemetry.TierStore, Op: telemetry.OpGet, Outcome: telemetry.OutcomeHit, Duration: d})
 	}
 	h := histogram(t, reg, "store", "get")
 	want := map[float64]uint64{0.00005: 1, 0.001: 2, 0.05: 2, 0.1: 3} // cumulative
@@ -149,8 +149,8 @@ func TestRecordBuckets(t *testing.T) {
 func TestSeriesExistFromTheStart(t *testing.T) {
 	rec, _ := newRecorder(t, prommetrics.Options{})
 	const numTiers = 2
-	numOps := enumSize(func(i int) string { return larder.Op(i).String() })
-	numOutcomes := enumSize(func(i int) string { return larder.Outcome(i).String() })
+	numOps := enumSize(func(i int) string { return telemetry.Op(i).String() })
+	numOutcomes := enumSize(func(i int) string { return telemetry.Outcome(i).String() })
 	if numOps < 6 || numOutcomes < 7 {
 		t.Fatalf("larder names %d ops and %d outcomes, want at least 6 and 7", numOps, numOutcomes)
 	}
@@ -209,7 +209,7 @@ func TestNewOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rec.Record(larder.Event{Tier: larder.TierStore, Op: larder.OpGet, Outcome: larder.OutcomeHit, Duration: time.Millisecond})
+			rec.Record(telemetry.Event{Tier: telemetry.TierStore, Op: telemetry.OpGet, Outcome: telemetry.OutcomeHit, Duration: time.Millisecond})
 			labels := map[string]string{"tier": "store", "op": "get", "outcome": "hit"}
 			for k, v := range tt.wantLabel {
 				labels[k] = v
@@ -230,7 +230,7 @@ func TestNewCopiesBuckets(t *testing.T) {
 	buckets := []float64{0.001, 0.01}
 	rec, reg := newRecorder(t, prommetrics.Options{Buckets: buckets})
 	buckets[0] = 5 // the caller reuses its slice
-	rec.Record(larder.Event{Tier: larder.TierStore, Op: larder.OpGet, Outcome: larder.OutcomeHit, Duration: time.Millisecond})
+	rec.Record(telemetry.Event{Tier: telemetry.TierStore, Op: telemetry.OpGet, Outcome: telemetry.OutcomeHit, Duration: time.Millisecond})
 	if got := histogram(t, reg, "store", "get").GetBucket()[0]; got.GetUpperBound() != 0.001 || got.GetCumulativeCount() != 1 {
 		t.Errorf("first bucket le=%v count %d, want le=0.001 count 1", got.GetUpperBound(), got.GetCumulativeCount())
 	}
@@ -256,7 +256,7 @@ func TestRegistration(t *testing.T) {
 		if _, err := prommetrics.New(reg, prommetrics.Options{ConstLabels: prometheus.Labels{"cache": "b"}}); err != nil {
 			t.Fatal(err)
 		}
-		a.Record(larder.Event{Tier: larder.TierStore, Op: larder.OpGet, Outcome: larder.OutcomeHit})
+		a.Record(telemetry.Event{Tier: telemetry.TierStore, Op: telemetry.OpGet, Outcome: telemetry.OutcomeHit})
 		labels := map[string]string{"tier": "store", "op": "get", "outcome": "hit"}
 		for cache, want := range map[string]float64{"a": 1, "b": 0} {
 			labels["cache"] = cache
@@ -284,7 +284,7 @@ func TestWithCache(t *testing.T) {
 	t.Run("remote", func(t *testing.T) {
 		rec, reg := newRecorder(t, prommetrics.Options{})
 		store := newRemoteStore()
-		// The in-process tier is off: this test is about the store tier's events.
+		// The local tier is off: this test is about the store tier's events.
 		c := newCache(t, larder.Options{Store: store, Recorder: rec, Clock: &stepClock{step: time.Millisecond}, ProbeInterval: time.Hour, LocalMaxBytes: -1})
 		var v string
 		if err := c.Set(ctx, "k", "v", 0); err != nil {
@@ -346,7 +346,7 @@ func TestRecordConcurrent(t *testing.T) {
 	for range goroutines {
 		wg.Go(func() {
 			for range each {
-				rec.Record(larder.Event{Tier: larder.TierStore, Op: larder.OpGet, Outcome: larder.OutcomeHit, Duration: time.Millisecond})
+				rec.Record(telemetry.Event{Tier: telemetry.TierStore, Op: telemetry.OpGet, Outcome: telemetry.OutcomeHit, Duration: time.Millisecond})
 			}
 		})
 	}

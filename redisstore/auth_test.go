@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 )
 
@@ -63,7 +63,7 @@ func TestAuthentication(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "NOPERM") {
 			t.Fatalf("Set outside the user's keys: %v, want NOPERM", err)
 		}
-		if errors.Is(err, larder.ErrUnavailable) {
+		if errors.Is(err, driver.ErrUnavailable) {
 			t.Errorf("a permission error was reported as an outage: %v", err)
 		}
 	})
@@ -136,7 +136,7 @@ func TestDatabaseSelection(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := b.Get(ctx, "k")
-			if tt.sameDB && err != nil || !tt.sameDB && !errors.Is(err, larder.ErrNotFound) {
+			if tt.sameDB && err != nil || !tt.sameDB && !errors.Is(err, driver.ErrNotFound) {
 				t.Fatalf("Get from the other store: %v (same database: %v)", err, tt.sameDB)
 			}
 			want := 0
@@ -184,7 +184,7 @@ func TestTLS(t *testing.T) {
 		// connection: that looks like an outage, not a configuration
 		// error, so New returns a store that keeps trying.
 		s := newStore(t, Options{Addr: srv.Addr(), Password: "tls-pass", DialTimeout: 200 * time.Millisecond})
-		if err := s.Ping(ctxFor(t, time.Second)); !errors.Is(err, larder.ErrUnavailable) {
+		if err := s.Ping(ctxFor(t, time.Second)); !errors.Is(err, driver.ErrUnavailable) {
 			t.Fatalf("Ping: %v, want ErrUnavailable", err)
 		}
 	})

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/redis/rueidis"
 )
 
@@ -92,12 +92,12 @@ func bytesOrNil(m rueidis.RedisMessage, err error) ([]byte, error) {
 // SetMany stores every item with SET PX, all pipelined in one round trip
 // per node. It is not atomic across items: on error some items may have
 // been written. Every TTL is checked before anything is sent, so an invalid
-// one (an error wrapping larder.ErrInvalidTTL) writes nothing. TTLs are
+// one (an error wrapping driver.ErrInvalidTTL) writes nothing. TTLs are
 // rounded as by Set. It is safe for concurrent use.
-func (s *Store) SetMany(ctx context.Context, items []larder.Item) error {
+func (s *Store) SetMany(ctx context.Context, items []driver.Item) error {
 	for _, it := range items {
 		if it.TTL <= 0 {
-			return fmt.Errorf("redisstore: set-many: key %q: ttl %v: %w", it.Key, it.TTL, larder.ErrInvalidTTL)
+			return fmt.Errorf("redisstore: set-many: key %q: ttl %v: %w", it.Key, it.TTL, driver.ErrInvalidTTL)
 		}
 	}
 	if len(items) == 0 {

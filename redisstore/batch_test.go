@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 func TestGetManySetMany(t *testing.T) {
 	t.Parallel()
 	s, _, _ := sharedStore(t)
 	ctx := ctxFor(t, 10*time.Second)
-	items := []larder.Item{
+	items := []driver.Item{
 		{Key: "b:1", Value: []byte("one"), TTL: time.Minute},
 		{Key: "b:empty", Value: []byte{}, TTL: time.Minute},
 		{Key: "b:bin", Value: []byte("\x00\xff"), TTL: time.Minute},
@@ -51,12 +51,12 @@ func TestGetManyLarge(t *testing.T) {
 	s, _, _ := sharedStore(t)
 	ctx := ctxFor(t, 10*time.Second)
 	n := 2*mgetBatch + 3
-	items := make([]larder.Item, 0, n/2)
+	items := make([]driver.Item, 0, n/2)
 	keys := make([]string, n)
 	for i := range keys {
 		keys[i] = "big:" + strconv.Itoa(i)
 		if i%2 == 0 {
-			items = append(items, larder.Item{Key: keys[i], Value: []byte(strconv.Itoa(i)), TTL: time.Minute})
+			items = append(items, driver.Item{Key: keys[i], Value: []byte(strconv.Itoa(i)), TTL: time.Minute})
 		}
 	}
 	if err := s.SetMany(ctx, items); err != nil {
@@ -77,11 +77,11 @@ func TestSetManyInvalidTTLWritesNothing(t *testing.T) {
 	t.Parallel()
 	s, _, _ := sharedStore(t)
 	ctx := ctxFor(t, 10*time.Second)
-	err := s.SetMany(ctx, []larder.Item{
+	err := s.SetMany(ctx, []driver.Item{
 		{Key: "inv:1", Value: []byte("v"), TTL: time.Minute},
 		{Key: "inv:2", Value: []byte("v"), TTL: 0},
 	})
-	if !errors.Is(err, larder.ErrInvalidTTL) {
+	if !errors.Is(err, driver.ErrInvalidTTL) {
 		t.Fatalf("SetMany = %v, want ErrInvalidTTL", err)
 	}
 	if ok, _ := s.Exists(ctx, "inv:1"); ok {

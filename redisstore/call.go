@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/redis/rueidis"
 )
 
@@ -40,7 +40,7 @@ func (s *Store) observe(err error) {
 	s.suspectUntil.Store(time.Now().Add(suspectFor).UnixNano())
 }
 
-// errSaturated is returned, wrapped with larder.ErrUnavailable, when
+// errSaturated is returned, wrapped with driver.ErrUnavailable, when
 // maxInFlight calls are already waiting: the server is not answering, and
 // adding one more waiter would not help.
 var errSaturated = errors.New("too many calls already waiting for Redis")
@@ -118,7 +118,7 @@ func bounded[T any](ctx context.Context, s *Store, fn func() (T, error)) (T, err
 // timeout), even if rueidis reports it as, say, a dial timeout. Errors the
 // server sent (WRONGTYPE, OOM, NOPERM, …) are wrapped as they are.
 // Everything else means the server could not be reached and also wraps
-// larder.ErrUnavailable, so that callers can tell an outage from a bad
+// driver.ErrUnavailable, so that callers can tell an outage from a bad
 // command. That includes a context error while ctx is not done: rueidis
 // hands a call that waited for another call's reconnection the error of
 // that reconnection, deadline and all. It also includes a new connection
@@ -140,9 +140,9 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 	if rerr, ok := rueidis.IsRedisErr(err); ok && !unavailableReply(rerr) {
 		// The server answered, and refused this command (WRONGTYPE…):
 		// a fault of the key, not of the server.
-		return fmt.Errorf("redisstore: %s: %w: %w", op, larder.ErrRefused, err)
+		return fmt.Errorf("redisstore: %s: %w: %w", op, driver.ErrRefused, err)
 	}
-	return fmt.Errorf("redisstore: %s: %w: %w", op, larder.ErrUnavailable, err)
+	return fmt.Errorf("redisstore: %s: %w: %w", op, driver.ErrUnavailable, err)
 }
 
 // unavailableReply reports whether a server's error reply means it cannot
@@ -159,14 +159,14 @@ func unavailableReply(err *rueidis.RedisError) bool {
 
 // closedError is returned by every call after Close.
 func (s *Store) closedError(op string) error {
-	return fmt.Errorf("redisstore: %s: %w", op, larder.ErrClosed)
+	return fmt.Errorf("redisstore: %s: %w", op, driver.ErrClosed)
 }
 
 // notConnectedError is returned while the background connector has not
 // connected yet: at once, since the cache should not spend its budget on a
 // server known to be down.
 func (s *Store) notConnectedError(op string) error {
-	return fmt.Errorf("redisstore: %s: not connected to %s yet: %w", op, s.target, larder.ErrUnavailable)
+	return fmt.Errorf("redisstore: %s: not connected to %s yet: %w", op, s.target, driver.ErrUnavailable)
 }
 
 // connectError describes why New could not connect, naming the address and

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cachetest"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 )
 
@@ -29,11 +29,11 @@ func TestCluster(t *testing.T) {
 		}
 		ctx := ctxFor(t, 30*time.Second)
 		const n = 3000 // several SCAN batches per master
-		items := make([]larder.Item, n)
+		items := make([]driver.Item, n)
 		keys := make([]string, n)
 		for i := range items {
 			keys[i] = "op:" + strconv.Itoa(i)
-			items[i] = larder.Item{Key: keys[i], Value: []byte(strconv.Itoa(i)), TTL: time.Minute}
+			items[i] = driver.Item{Key: keys[i], Value: []byte(strconv.Itoa(i)), TTL: time.Minute}
 		}
 		if err := s.SetMany(ctx, items); err != nil {
 			t.Fatalf("SetMany across slots: %v", err)
@@ -99,9 +99,9 @@ func TestCluster(t *testing.T) {
 		if _, err := b.GetMany(ctx, keys); err != nil {
 			t.Fatal(err)
 		}
-		items := make([]larder.Item, len(keys))
+		items := make([]driver.Item, len(keys))
 		for i, k := range keys {
-			items[i] = larder.Item{Key: k, Value: []byte("1"), TTL: time.Minute}
+			items[i] = driver.Item{Key: k, Value: []byte("1"), TTL: time.Minute}
 		}
 		if err := a.SetMany(ctx, items); err != nil {
 			t.Fatal(err)
@@ -167,7 +167,7 @@ func TestCluster(t *testing.T) {
 
 	t.Run("contract", func(t *testing.T) {
 		t.Parallel()
-		cachetest.Run(t, func(t *testing.T) larder.Store {
+		cachetest.Run(t, func(t *testing.T) driver.Store {
 			s, err := New(Options{Addr: addrs})
 			if err != nil {
 				t.Fatalf("New: %v", err)

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/redis/rueidis"
 )
 
@@ -33,7 +33,7 @@ return 0`
 // whether they wrote), so it is rounded up to the 1 ms Redis can express.
 func conditionalTTL(op string, ttl time.Duration) (int64, error) {
 	if ttl <= 0 {
-		return 0, fmt.Errorf("redisstore: %s: ttl %v: %w", op, ttl, larder.ErrInvalidTTL)
+		return 0, fmt.Errorf("redisstore: %s: ttl %v: %w", op, ttl, driver.ErrInvalidTTL)
 	}
 	return max(ttl.Milliseconds(), 1), nil
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 )
 
@@ -24,7 +24,7 @@ func TestSetNX(t *testing.T) {
 	if got, _ := s.Get(ctx, "lease"); string(got) != "a" {
 		t.Fatalf("value = %q, want the first writer's", got)
 	}
-	if _, err := s.SetNX(ctx, "lease", nil, 0); !errors.Is(err, larder.ErrInvalidTTL) {
+	if _, err := s.SetNX(ctx, "lease", nil, 0); !errors.Is(err, driver.ErrInvalidTTL) {
 		t.Fatalf("SetNX with ttl 0: %v, want ErrInvalidTTL", err)
 	}
 	// A sub-millisecond TTL is rounded up for conditional writes, which
@@ -90,7 +90,7 @@ func TestCompareAndSwapAndDelete(t *testing.T) {
 			}
 			v, err := s.Get(ctx, key)
 			switch {
-			case tt.after == nil && !errors.Is(err, larder.ErrNotFound):
+			case tt.after == nil && !errors.Is(err, driver.ErrNotFound):
 				t.Fatalf("after: Get = %q, %v; want not found", v, err)
 			case tt.after != nil && string(v) != string(tt.after):
 				t.Fatalf("after: Get = %q, %v; want %q", v, err, tt.after)
@@ -107,7 +107,7 @@ func TestCompareAndSwapAndDelete(t *testing.T) {
 	if pttl, _ := srv.DoDB(db, "PTTL", "cond:ttl").AsInt64(); pttl > 10_000 || pttl < 9_000 {
 		t.Fatalf("PTTL after CompareAndSwap = %d, want about 10000", pttl)
 	}
-	if _, err := s.CompareAndSwap(ctx, "cond:ttl", nil, nil, -1); !errors.Is(err, larder.ErrInvalidTTL) {
+	if _, err := s.CompareAndSwap(ctx, "cond:ttl", nil, nil, -1); !errors.Is(err, driver.ErrInvalidTTL) {
 		t.Fatalf("CompareAndSwap with a negative ttl: %v", err)
 	}
 }

@@ -1,12 +1,12 @@
 // Package redisstore is the Redis (and Valkey) back end of larder: a
-// larder.Store over github.com/redis/rueidis, for standalone servers,
+// driver.Store over github.com/redis/rueidis, for standalone servers,
 // Sentinel-managed masters and Clusters (detected automatically), with TLS
 // and ACL users.
 //
-// Besides the Store contract it implements larder.ConditionalStore (SET NX
+// Besides the Store contract it implements driver.ConditionalStore (SET NX
 // and two Lua scripts for compare-and-swap and compare-and-delete),
-// larder.BatchStore (MGET, or pipelined GETs on a Cluster, and pipelined
-// SETs), larder.Counter, larder.Infoer and larder.InvalidationSource.
+// driver.BatchStore (MGET, or pipelined GETs on a Cluster, and pipelined
+// SETs), driver.KeyCounter, driver.Infoer and driver.InvalidationSource.
 //
 // # Invalidations
 //
@@ -15,7 +15,7 @@
 // broadcasting mode for that prefix on every connection;
 // Options.TrackingPrefixes does so from the first connection. The store's
 // OnInvalidate reports each key under the tracked prefixes that changes in
-// Redis, whoever changed it, so that the Cache can keep an in-process tier
+// Redis, whoever changed it, so that the Cache can keep an local tier
 // coherent across processes. Whenever changes may have been missed (a
 // connection closed, the server was flushed, tracking was widened) it
 // reports nil keys, meaning "drop everything". Servers that cannot track
@@ -29,13 +29,13 @@
 // built to fail quickly and recover by itself:
 //
 //   - New does not fail when Redis is unreachable. It logs a warning,
-//     returns a store whose calls fail at once with larder.ErrUnavailable,
+//     returns a store whose calls fail at once with driver.ErrUnavailable,
 //     and connects in the background; configuration errors (a bad URL, a
 //     wrong password, an untrusted certificate) are still returned.
 //   - Every call returns by its context's deadline, even when the server is
 //     hung (stopped, or its network black-holed), which rueidis alone does
 //     not guarantee under load. Errors caused by an unreachable server wrap
-//     larder.ErrUnavailable; those caused by the context wrap its error.
+//     driver.ErrUnavailable; those caused by the context wrap its error.
 //   - Once connected, rueidis reconnects by itself after the server
 //     restarts; a failed command is retried once at once, never with a
 //     delay, so a dead server costs a call almost nothing.

@@ -12,8 +12,8 @@ import (
 )
 
 // OnInvalidate registers fn to be told which keys changed in Redis, so
-// that an in-process tier in front of the store can stay coherent. It
-// implements larder.InvalidationSource.
+// that an local tier in front of the store can stay coherent. It
+// implements driver.InvalidationSource.
 //
 // Keys are reported only while Tracking reports true, which needs a
 // prefix to track: a Cache registers its namespace with Track, and
@@ -87,7 +87,7 @@ func (s *Store) OnInvalidate(fn func(keys []string)) (cancel func()) {
 // was reported. It is false before the store has connected, after Close,
 // when the server refuses tracking (RESP2 only, CLIENT TRACKING not
 // permitted), and while a prefix given to Track waits for the server to
-// be reachable; a Cache then has to bound how long an in-process tier
+// be reachable; a Cache then has to bound how long an local tier
 // keeps entries by time alone.
 //
 // Tracking changes from false to true when a store that started while
@@ -110,7 +110,7 @@ var ErrTrackingRefused = errors.New("the server refuses client tracking")
 
 // Track makes the store report changes to every key that starts with
 // prefix, besides the keys it reports already. It implements
-// larder.InvalidationSource: a Cache calls it with its namespace and a
+// driver.InvalidationSource: a Cache calls it with its namespace and a
 // colon when it is created, so a store built without
 // Options.TrackingPrefixes tracks what the Caches over it read. An empty
 // prefix tracks every key.
@@ -138,7 +138,7 @@ var ErrTrackingRefused = errors.New("the server refuses client tracking")
 // server refuses client tracking (wrapping ErrTrackingRefused), also for a
 // prefix already covered, since then nothing is tracked; when the server
 // refuses the connection (say a password changed); and after Close
-// (wrapping larder.ErrClosed). It is safe for concurrent use; concurrent
+// (wrapping driver.ErrClosed). It is safe for concurrent use; concurrent
 // calls are served one at a time. It must not be called from a function
 // registered with OnInvalidate.
 func (s *Store) Track(prefix string) error {
@@ -497,6 +497,6 @@ func (noCache) Delete([]rueidis.RedisMessage) {}
 func (noCache) Close(error) {}
 
 // ReportsOwnWrites reports true: a write through the store is reported
-// back to it too. It implements larder.SelfReporter, which lets a Cache
-// bound its in-process tier's lag with heartbeats.
+// back to it too. It implements driver.SelfReporter, which lets a Cache
+// bound its local tier's lag with heartbeats.
 func (s *Store) ReportsOwnWrites() bool { return true }

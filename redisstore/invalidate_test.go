@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/redis/rueidis"
 	"go.uber.org/goleak"
@@ -166,7 +166,7 @@ func TestInvalidations(t *testing.T) {
 			}
 		}},
 		{name: "SetMany through A", do: func(k string) {
-			must(a.SetMany(ctx, []larder.Item{{Key: k, Value: []byte("1"), TTL: time.Minute}, {Key: k + ":2", Value: []byte("2"), TTL: time.Minute}}))
+			must(a.SetMany(ctx, []driver.Item{{Key: k, Value: []byte("1"), TTL: time.Minute}, {Key: k + ":2", Value: []byte("2"), TTL: time.Minute}}))
 		}, more: []string{":2"}},
 		{name: "Clear through A", setup: []string{"SET"}, do: func(k string) { _, err := a.Clear(ctx, k+"*"); must(err) }},
 		{name: "RENAME by another client", setup: []string{"SET"}, do: func(k string) { raw("RENAME", k, k+":new") }, more: []string{":new"}},
@@ -587,9 +587,9 @@ func TestOnInvalidateRegistration(t *testing.T) {
 		others := goleak.IgnoreCurrent()
 		s := newStore(t, Options{Addr: srv.Addr(), TrackingPrefixes: []string{"ns:"}})
 		// Open several connections, each of which reports its closing.
-		items := make([]larder.Item, 2500)
+		items := make([]driver.Item, 2500)
 		for i := range items {
-			items[i] = larder.Item{Key: "ns:close:" + strconv.Itoa(i), Value: []byte("v"), TTL: time.Minute}
+			items[i] = driver.Item{Key: "ns:close:" + strconv.Itoa(i), Value: []byte("v"), TTL: time.Minute}
 		}
 		if err := s.SetMany(ctx, items); err != nil {
 			t.Fatal(err)
@@ -687,7 +687,7 @@ func TestTrackingPrefixesOptions(t *testing.T) {
 			o := Options{Addr: "h:1", TrackingPrefixes: tt.prefixes}
 			err := o.validate()
 			if tt.want == "" {
-				if !errors.Is(err, larder.ErrInvalidOptions) || !strings.Contains(err.Error(), "TrackingPrefixes") {
+				if !errors.Is(err, driver.ErrInvalidOptions) || !strings.Contains(err.Error(), "TrackingPrefixes") {
 					t.Fatalf("validate() = %v, want an error about TrackingPrefixes", err)
 				}
 				return

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/redis/rueidis"
 )
 
@@ -15,7 +15,7 @@ import (
 const unlinkBatch = 1000
 
 // Get returns a copy of the value stored under key, or an error wrapping
-// larder.ErrNotFound if there is none. It is safe for concurrent use.
+// driver.ErrNotFound if there is none. It is safe for concurrent use.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	c, err := s.current("get")
 	if err != nil {
@@ -34,7 +34,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	})
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
-			return nil, larder.ErrNotFound
+			return nil, driver.ErrNotFound
 		}
 		return nil, s.fail(ctx, "get", err)
 	}
@@ -42,13 +42,13 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 // Set stores value under key for ttl, replacing any earlier value and TTL.
-// A ttl <= 0 fails with an error wrapping larder.ErrInvalidTTL. Redis keeps
+// A ttl <= 0 fails with an error wrapping driver.ErrInvalidTTL. Redis keeps
 // TTLs in whole milliseconds; Set rounds down, so an entry never outlives
 // its TTL, and a ttl under a millisecond removes the key (it would have
 // expired at once). It is safe for concurrent use.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if ttl <= 0 {
-		return fmt.Errorf("redisstore: set: ttl %v: %w", ttl, larder.ErrInvalidTTL)
+		return fmt.Errorf("redisstore: set: ttl %v: %w", ttl, driver.ErrInvalidTTL)
 	}
 	c, err := s.current("set")
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/redis/rueidis"
 )
 
@@ -154,9 +154,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// invalid returns an error about field that wraps larder.ErrInvalidOptions.
+// invalid returns an error about field that wraps driver.ErrInvalidOptions.
 func invalid(field, format string, args ...any) error {
-	return fmt.Errorf("redisstore: Options.%s %s: %w", field, fmt.Sprintf(format, args...), larder.ErrInvalidOptions)
+	return fmt.Errorf("redisstore: Options.%s %s: %w", field, fmt.Sprintf(format, args...), driver.ErrInvalidOptions)
 }
 
 // validate reports the first field that is out of range. It checks what

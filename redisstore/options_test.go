@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 func TestValidate(t *testing.T) {
@@ -37,7 +37,7 @@ func TestValidate(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, larder.ErrInvalidOptions) {
+			if !errors.Is(err, driver.ErrInvalidOptions) {
 				t.Fatalf("validate() = %v, want an error wrapping ErrInvalidOptions", err)
 			}
 			if !strings.Contains(err.Error(), tt.wantField) {
@@ -129,7 +129,7 @@ func TestClientOptionBadURL(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := New(Options{URL: tt.url})
-			if !errors.Is(err, larder.ErrInvalidOptions) {
+			if !errors.Is(err, driver.ErrInvalidOptions) {
 				t.Fatalf("New = %v, want an error wrapping ErrInvalidOptions", err)
 			}
 			if !strings.Contains(err.Error(), "Options.URL") {

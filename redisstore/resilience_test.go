@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 )
 
@@ -66,7 +66,7 @@ func allStoreCalls() []storeCall {
 		}},
 		{"GetMany", func(ctx context.Context, s *Store) error { _, err := s.GetMany(ctx, []string{"k", "k2"}); return err }},
 		{"SetMany", func(ctx context.Context, s *Store) error {
-			return s.SetMany(ctx, []larder.Item{{Key: "k", Value: []byte("v"), TTL: time.Minute}})
+			return s.SetMany(ctx, []driver.Item{{Key: "k", Value: []byte("v"), TTL: time.Minute}})
 		}},
 	}
 }
@@ -109,7 +109,7 @@ func failsAtOnce(t *testing.T, s *Store, c storeCall, what string) {
 	switch {
 	case ctx.Err() != nil:
 		t.Errorf("%s: returned %v once its %v deadline had passed, want a failure at once", what, err, longDeadline)
-	case !errors.Is(err, larder.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
+	case !errors.Is(err, driver.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
 		t.Errorf("%s: error = %v, want one wrapping ErrUnavailable and not a deadline", what, err)
 	}
 }
@@ -122,7 +122,7 @@ func waitUsable(t testing.TB, s *Store, timeout time.Duration) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			err := c.call(ctx, s)
 			cancel()
-			if err != nil && !errors.Is(err, larder.ErrNotFound) {
+			if err != nil && !errors.Is(err, driver.ErrNotFound) {
 				return err
 			}
 		}
@@ -202,7 +202,7 @@ func hammer(t testing.TB, s *Store, rounds int) {
 		wg.Go(func() {
 			for range rounds {
 				_, err := timedCall(s, c)
-				if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, larder.ErrUnavailable) {
+				if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, driver.ErrUnavailable) {
 					t.Errorf("%s against a paused server: %v, want its deadline's error or ErrUnavailable", c.name, err)
 					return
 				}
@@ -280,7 +280,7 @@ func benchFailures(b *testing.B, s *Store) {
 	b.ResetTimer()
 	for i := range b.N {
 		took, err := timedCall(s, calls[i%len(calls)])
-		if !errors.Is(err, larder.ErrUnavailable) {
+		if !errors.Is(err, driver.ErrUnavailable) {
 			b.Fatalf("%s: %v, want ErrUnavailable", calls[i%len(calls)].name, err)
 		}
 		lat = append(lat, took)
@@ -416,7 +416,7 @@ func TestCanceledContext(t *testing.T) {
 	cancel()
 	for _, c := range allStoreCalls() {
 		t.Run(c.name, func(t *testing.T) {
-			if err := c.call(ctx, s); !errors.Is(err, context.Canceled) || errors.Is(err, larder.ErrUnavailable) {
+			if err := c.call(ctx, s); !errors.Is(err, context.Canceled) || errors.Is(err, driver.ErrUnavailable) {
 				t.Errorf("error = %v, want one wrapping context.Canceled only", err)
 			}
 		})
@@ -435,7 +435,7 @@ func TestInFlightBound(t *testing.T) {
 		t.Fatalf("%d calls in flight on an idle store", n)
 	}
 	// Healthy calls take the direct path and never count here.
-	if _, err := s.Get(ctxFor(t, time.Second), "k"); err != nil && !errors.Is(err, larder.ErrNotFound) {
+	if _, err := s.Get(ctxFor(t, time.Second), "k"); err != nil && !errors.Is(err, driver.ErrNotFound) {
 		t.Fatal(err)
 	}
 	if s.suspectUntil.Load() != 0 {
@@ -473,7 +473,7 @@ func TestInFlightBound(t *testing.T) {
 		t.Errorf("Get past the bound returned once its %v deadline had passed, want an immediate failure", longDeadline)
 	}
 	cancel()
-	if !errors.Is(err, larder.ErrUnavailable) || !errors.Is(err, errSaturated) {
+	if !errors.Is(err, driver.ErrUnavailable) || !errors.Is(err, errSaturated) {
 		t.Fatalf("Get past the bound: %v, want ErrUnavailable and errSaturated", err)
 	}
 

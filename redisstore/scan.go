@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/glob"
 	"github.com/redis/rueidis"
 )
@@ -157,7 +157,7 @@ func masters(ctx context.Context, client rueidis.Client) ([]rueidis.Client, erro
 // gives them a meaning (as memstore does, through the same package).
 func checkPattern(pattern string) error {
 	if err := glob.Valid(pattern); err != nil {
-		return fmt.Errorf("%w: %w", larder.ErrInvalidPattern, err)
+		return fmt.Errorf("%w: %w", driver.ErrInvalidPattern, err)
 	}
 	return nil
 }

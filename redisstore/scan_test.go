@@ -7,19 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 )
 
 func TestClearAndCount(t *testing.T) {
 	t.Parallel()
 	s, _, _ := sharedStore(t)
 	ctx := ctxFor(t, 30*time.Second)
-	var items []larder.Item
+	var items []driver.Item
 	for i := range 2500 { // several SCAN batches
-		items = append(items, larder.Item{Key: "app:user:" + strconv.Itoa(i), Value: []byte("v"), TTL: time.Minute})
+		items = append(items, driver.Item{Key: "app:user:" + strconv.Itoa(i), Value: []byte("v"), TTL: time.Minute})
 	}
 	for _, k := range []string{"app:list:1", "app:list:2", "app:user", "other:user:1", "app:*lit"} {
-		items = append(items, larder.Item{Key: k, Value: []byte("v"), TTL: time.Minute})
+		items = append(items, driver.Item{Key: k, Value: []byte("v"), TTL: time.Minute})
 	}
 	if err := s.SetMany(ctx, items); err != nil {
 		t.Fatal(err)
@@ -59,10 +59,10 @@ func TestClearInvalidPattern(t *testing.T) {
 	// More than 1000 runs of * followed by more pattern: Redis accepts it
 	// and never matches, so the store refuses it.
 	pattern := strings.Repeat("*a", 1001)
-	if _, err := s.Clear(ctx, pattern); !errors.Is(err, larder.ErrInvalidPattern) {
+	if _, err := s.Clear(ctx, pattern); !errors.Is(err, driver.ErrInvalidPattern) {
 		t.Fatalf("Clear: %v, want ErrInvalidPattern", err)
 	}
-	if _, err := s.Count(ctx, pattern); !errors.Is(err, larder.ErrInvalidPattern) {
+	if _, err := s.Count(ctx, pattern); !errors.Is(err, driver.ErrInvalidPattern) {
 		t.Fatalf("Count: %v, want ErrInvalidPattern", err)
 	}
 }

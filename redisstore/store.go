@@ -9,14 +9,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/redis/rueidis"
 )
 
-// Store is a larder.Store backed by Redis or Valkey (standalone, Sentinel or
-// Cluster) through rueidis. It also implements larder.ConditionalStore,
-// larder.BatchStore, larder.Counter, larder.Infoer and
-// larder.InvalidationSource.
+// Store is a driver.Store backed by Redis or Valkey (standalone, Sentinel or
+// Cluster) through rueidis. It also implements driver.ConditionalStore,
+// driver.BatchStore, driver.KeyCounter, driver.Infoer and
+// driver.InvalidationSource.
 //
 // A Store is safe for concurrent use by any number of goroutines. Create it
 // with New and release it with Close.
@@ -108,24 +108,24 @@ func (c *connection) release() {
 
 // The store's optional powers, checked at compile time.
 var (
-	_ larder.ConditionalStore   = (*Store)(nil)
-	_ larder.BatchStore         = (*Store)(nil)
-	_ larder.Counter            = (*Store)(nil)
-	_ larder.Infoer             = (*Store)(nil)
-	_ larder.ModeReporter       = (*Store)(nil)
-	_ larder.InvalidationSource = (*Store)(nil)
+	_ driver.ConditionalStore   = (*Store)(nil)
+	_ driver.BatchStore         = (*Store)(nil)
+	_ driver.KeyCounter         = (*Store)(nil)
+	_ driver.Infoer             = (*Store)(nil)
+	_ driver.ModeReporter       = (*Store)(nil)
+	_ driver.InvalidationSource = (*Store)(nil)
 )
 
 // New returns a Store for the server that opts describe.
 //
 // New returns an error for options that are invalid (wrapping
-// larder.ErrInvalidOptions) and for a server that rejects the store's
+// driver.ErrInvalidOptions) and for a server that rejects the store's
 // configuration: wrong password, unknown ACL user, database out of range,
 // TLS certificate not trusted. Retrying cannot fix those.
 //
 // An unreachable server is not an error: the cache must start without
 // Redis and fail open. New then logs one warning, returns a Store whose
-// calls fail at once with errors wrapping larder.ErrUnavailable, and keeps
+// calls fail at once with errors wrapping driver.ErrUnavailable, and keeps
 // connecting in a background goroutine with capped exponential backoff;
 // once connected, calls succeed without any action from the caller.
 //
@@ -204,7 +204,7 @@ func (s *Store) Client() rueidis.Client {
 
 // Close stops the background connector, closes the client (and any that
 // Track replaced) and waits for their goroutines to end. Calls made after Close fail with an error
-// wrapping larder.ErrClosed, and functions registered with OnInvalidate
+// wrapping driver.ErrClosed, and functions registered with OnInvalidate
 // are not called once it has returned. Close is safe to call more than
 // once and concurrently with other calls; only the first call does
 // anything. It must not be called from a function registered with
@@ -256,4 +256,23 @@ func (s *Store) current(op string) (*connection, error) {
 		}
 		c.release()
 	}
+}
+
+// Mode reports driver.ModeRedis, so that a Cache over this store says so.
+func (s *Store) Mode() driver.Mode { return driver.ModeRedis }
+
+// ClientOf returns the rueidis client under s, for the rare raw command
+// the Cache does not offer; pass a Cache's store, as in
+// ClientOf(c.Store()). It returns nil unless s is a redisstore Store that
+// has connected: a caller tests for nil and does without the raw command
+// in off and memory modes, and while a Redis that was unreachable at
+// start-up has not answered yet. Keys written through the client bypass
+// the namespace unless the caller adds it (see larder's Cache.Key). The
+// client is safe for concurrent use; do not close it, the store owns it.
+// Track may replace the client, so get it again for each piece of work.
+func ClientOf(s driver.Store) rueidis.Client {
+	if rs, ok := s.(*Store); ok {
+		return rs.Client()
+	}
+	return nil
 }

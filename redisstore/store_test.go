@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 )
 
@@ -17,7 +17,7 @@ func TestGetSetDeleteExists(t *testing.T) {
 	s, _, _ := sharedStore(t)
 	ctx := ctxFor(t, 10*time.Second)
 
-	if _, err := s.Get(ctx, "k"); !errors.Is(err, larder.ErrNotFound) {
+	if _, err := s.Get(ctx, "k"); !errors.Is(err, driver.ErrNotFound) {
 		t.Fatalf("Get of a missing key: %v, want ErrNotFound", err)
 	}
 	value := []byte("value\x00\xff")
@@ -63,10 +63,10 @@ func TestDeleteManyKeys(t *testing.T) {
 	ctx := ctxFor(t, 10*time.Second)
 	// More than one UNLINK batch.
 	keys := make([]string, 2*unlinkBatch+7)
-	items := make([]larder.Item, len(keys))
+	items := make([]driver.Item, len(keys))
 	for i := range keys {
 		keys[i] = "d:" + strconv.Itoa(i)
-		items[i] = larder.Item{Key: keys[i], Value: []byte("v"), TTL: time.Minute}
+		items[i] = driver.Item{Key: keys[i], Value: []byte("v"), TTL: time.Minute}
 	}
 	if err := s.SetMany(ctx, items); err != nil {
 		t.Fatal(err)
@@ -87,8 +87,8 @@ func TestSetTTL(t *testing.T) {
 		wantPTTLMin int64 // -2 means the key must not exist
 		wantPTTLMax int64
 	}{
-		{name: "zero", ttl: 0, wantErr: larder.ErrInvalidTTL},
-		{name: "negative", ttl: -time.Second, wantErr: larder.ErrInvalidTTL},
+		{name: "zero", ttl: 0, wantErr: driver.ErrInvalidTTL},
+		{name: "negative", ttl: -time.Second, wantErr: driver.ErrInvalidTTL},
 		{name: "sub-millisecond removes", ttl: 500 * time.Microsecond, wantPTTLMin: -2, wantPTTLMax: -2},
 		{name: "rounded down", ttl: time.Minute - time.Microsecond, wantPTTLMin: 58_000, wantPTTLMax: 59_999},
 		{name: "minute", ttl: time.Minute, wantPTTLMin: 59_000, wantPTTLMax: 60_000},
@@ -128,7 +128,7 @@ func TestTTLExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(40 * time.Millisecond)
-	if _, err := s.Get(ctx, "short"); !errors.Is(err, larder.ErrNotFound) {
+	if _, err := s.Get(ctx, "short"); !errors.Is(err, driver.ErrNotFound) {
 		t.Fatalf("Get after the TTL: %v, want ErrNotFound", err)
 	}
 }
@@ -166,12 +166,12 @@ func TestCallsAfterClose(t *testing.T) {
 			return err
 		},
 		"SetMany": func() error {
-			return s.SetMany(ctx, []larder.Item{{Key: "k", TTL: time.Second}})
+			return s.SetMany(ctx, []driver.Item{{Key: "k", TTL: time.Second}})
 		},
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
-			if err := call(); !errors.Is(err, larder.ErrClosed) {
+			if err := call(); !errors.Is(err, driver.ErrClosed) {
 				t.Errorf("%s after Close: %v, want ErrClosed", name, err)
 			}
 		})
@@ -232,9 +232,9 @@ func TestMaxConnectionsBoundsConnections(t *testing.T) {
 			ctx := ctxFor(t, 20*time.Second)
 			// Concurrent calls plus a batch above rueidis's 2,000-command
 			// threshold, which takes pooled connections.
-			items := make([]larder.Item, 2500)
+			items := make([]driver.Item, 2500)
 			for i := range items {
-				items[i] = larder.Item{Key: name + ":" + strconv.Itoa(i), Value: []byte("v"), TTL: time.Minute}
+				items[i] = driver.Item{Key: name + ":" + strconv.Itoa(i), Value: []byte("v"), TTL: time.Minute}
 			}
 			errc := make(chan error, 8)
 			for range 8 {

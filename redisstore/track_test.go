@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 )
 
@@ -309,7 +309,7 @@ func TestTrackAfterClose(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Track("ns:"); !errors.Is(err, larder.ErrClosed) {
+		if err := s.Track("ns:"); !errors.Is(err, driver.ErrClosed) {
 			t.Errorf("Track after Close (%s) = %v, want an error wrapping ErrClosed", addr, err)
 		}
 		if s.Tracking() {

@@ -102,7 +102,7 @@ func parseFlags() (*config, error) {
 	flag.StringVar(&c.fault, "fault", "none", "Redis fault during the check: none, sigstop or pause")
 	flag.DurationVar(&c.stall, "stall", 80*time.Millisecond, "length of each stall")
 	flag.DurationVar(&c.every, "every", 500*time.Millisecond, "interval between stalls")
-	flag.StringVar(&c.tier, "tier", "on", "in-process tier: on, or off (CACHE_LOCAL_MAX_BYTES=0)")
+	flag.StringVar(&c.tier, "tier", "on", "local tier: on, or off (CACHE_LOCAL_MAX_BYTES=0)")
 	flag.BoolVar(&c.load, "load", false, "run `go test -race -count=1 ./...` of the repository in a loop beside the check")
 	flag.DurationVar(&c.loadLead, "load-lead", 5*time.Second, "how long the load runs before the check starts")
 	flag.IntVar(&c.writers, "writers", 0, "writer goroutines, each owning users/writers users (default: one per user)")

@@ -14,11 +14,12 @@ import (
 	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 	"github.com/larderhq/larder/cmd/server/internal/user"
 	"github.com/larderhq/larder/config"
+	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 )
 
 // TestTwoInstancesAgree runs two instances of the service on one database
-// and one Redis, both in redis mode with the in-process tier on, and sends
+// and one Redis, both in redis mode with the local tier on, and sends
 // 40 concurrent PUTs to one user, 20 through each, each with a bio of its
 // own. Once all are acknowledged the cache must hold what the database
 // committed last: the row, the Redis entry and a GET through each
@@ -53,7 +54,7 @@ func TestTwoInstancesAgree(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = db.Close() })
 		// The Redis entry itself, read by a Cache of the same namespace
-		// with no in-process tier in front of Redis.
+		// with no local tier in front of Redis.
 		var cfg config.Config
 		if err := config.Parse(&cfg, map[string]string{"REDIS_URL": vars["REDIS_URL"], "CACHE_TIMEOUT": "5s", "CACHE_LOCAL_MAX_BYTES": "0"}); err != nil {
 			t.Fatal(err)
@@ -96,8 +97,8 @@ func agreeTrial(t *testing.T, ctx context.Context, trial, writers int, a, b *ser
 	}
 	if trial == 0 {
 		for name, s := range map[string]*service{"a": a, "b": b} {
-			if st := s.cache.Stats(); st.Mode != larder.ModeRedis || st.LocalCoherence != "tracking" {
-				t.Fatalf("instance %s: mode %s, in-process tier %q; want redis with a tracking tier", name, st.Mode, st.LocalCoherence)
+			if st := s.cache.Stats(); st.Mode != driver.ModeRedis || st.LocalCoherence != "tracking" {
+				t.Fatalf("instance %s: mode %s, local tier %q; want redis with a tracking tier", name, st.Mode, st.LocalCoherence)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package larder
+package driver
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 // and knows nothing of namespaces, codecs, time budgets or fail-open
 // behaviour, which the Cache adds on top.
 //
-// The contract every implementation must honour (checked by cachetest.Run):
+// The contract every implementation must honour (checked by [github.com/larderhq/larder/cachetest.Run]):
 //
 //   - Keys are non-empty byte strings used exactly as given; the Cache has
 //     already added its namespace prefix.
@@ -52,14 +52,14 @@ import (
 //     SetVersioned is a plain Set.
 //   - [BatchStore]: a tagged entry and its tags' generations in one round
 //     trip. Without it, one round trip each.
-//   - [InvalidationSource]: keeps the in-process tier coherent. Without
+//   - [InvalidationSource]: keeps the local tier coherent. Without
 //     it, tier entries live for Options.LocalFallbackTTL only.
 //   - [SelfReporter]: heartbeats bound the tier's lag (Options.LocalLag).
 //     Without it, the tier trusts the stream of changes as it comes.
-//   - [Counter], [Infoer], [Sizer]: statistics. Without them, Count
-//     reports -1 and Info nil.
+//   - [KeyCounter], [Infoer], [Sizer]: statistics. Without them, Count
+//     returns an error wrapping errors.ErrUnsupported, Info a nil map.
 //   - [ModeReporter]: the Mode a Cache reports. Without it, ModeCustom.
-//   - [LocalStore]: an in-process store, called without a budget or a
+//   - [InProcessStore]: an in-process store, called without a budget or a
 //     breaker. Without it, the store is treated as remote.
 type Store interface {
 	Get(ctx context.Context, key string) ([]byte, error)
@@ -113,7 +113,7 @@ type Item struct {
 
 // InvalidationSource is implemented by stores shared between processes that
 // can tell a process when keys change elsewhere (Redis: RESP3 client
-// tracking). The Cache uses it to keep an in-process tier coherent.
+// tracking). The Cache uses it to keep an local tier coherent.
 type InvalidationSource interface {
 	Store
 	// OnInvalidate registers fn to be called with the full keys that changed.
@@ -123,19 +123,19 @@ type InvalidationSource interface {
 	OnInvalidate(fn func(keys []string)) (cancel func())
 	// Track asks the source to report changes to every key that starts
 	// with prefix (a Cache passes its namespace and the colon). It returns
-	// an error when it cannot cover prefix; the Cache then keeps in-process
+	// an error when it cannot cover prefix; the Cache then keeps local-tier
 	// entries only for Options.LocalFallbackTTL and says so in Stats.
 	// Tracking a prefix already covered is no error.
 	Track(prefix string) error
 	// Tracking reports whether invalidations flow now. While it is false
 	// (not connected yet, or the server cannot track) the Cache keeps
-	// in-process entries only for Options.LocalFallbackTTL.
+	// local-tier entries only for Options.LocalFallbackTTL.
 	Tracking() bool
 }
 
 // SelfReporter is implemented by InvalidationSources that report changes
 // made through themselves too, as redisstore does. The Cache then bounds
-// its in-process tier's lag (Options.LocalLag) by writing heartbeats and
+// its local tier's lag (Options.LocalLag) by writing heartbeats and
 // waiting for them to be reported; without it the tier trusts the stream
 // of changes as it comes.
 type SelfReporter interface {
@@ -144,9 +144,9 @@ type SelfReporter interface {
 	ReportsOwnWrites() bool
 }
 
-// Counter is implemented by stores that can count the keys matching a
+// KeyCounter is implemented by stores that can count the keys matching a
 // pattern without removing them, for statistics.
-type Counter interface {
+type KeyCounter interface {
 	Store
 	// Count returns how many keys match pattern (a Redis glob, as in Clear).
 	Count(ctx context.Context, pattern string) (int, error)
@@ -167,33 +167,12 @@ type Sizer interface {
 	Size() (entries int, bytes uint64)
 }
 
-// Mode names how a Cache keeps its values.
-type Mode string
-
-// The modes a Cache reports through Cache.Mode.
-const (
-	// ModeOff is a disabled cache: no store, every read misses.
-	ModeOff Mode = "off"
-	// ModeMemory is an in-process store (memstore), for one machine.
-	ModeMemory Mode = "memory"
-	// ModeRedis is a Redis or Valkey server shared between machines.
-	ModeRedis Mode = "redis"
-	// ModeCustom is any other Store that does not report its mode.
-	ModeCustom Mode = "custom"
-)
-
-// ModeReporter is implemented by stores that say which Mode they give a
-// Cache. A Store that does not implement it makes a ModeCustom cache.
-type ModeReporter interface {
-	Mode() Mode
-}
-
-// LocalStore is implemented by stores whose calls never wait on I/O or on
+// InProcessStore is implemented by stores whose calls never wait on I/O or on
 // another process (memstore). The Cache calls them without a time budget
 // and without the circuit breaker, which would only add cost.
-type LocalStore interface {
+type InProcessStore interface {
 	Store
-	// Local reports whether the store is in-process; false means the
+	// InProcess reports whether the store is in-process; false means the
 	// store is treated as remote.
-	Local() bool
+	InProcess() bool
 }

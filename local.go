@@ -6,13 +6,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/larderhq/larder/driver"
+
 	"github.com/maypok86/otter/v2"
 )
 
-// nearTier is the in-process tier in front of a remote store: decoded
+// localTier is the local tier in front of a remote store: decoded
 // values, bounded in bytes, each kept no longer than its entry's TTL nor
 // than the tier's own maximum, and dropped when the store says the key
-// changed (InvalidationSource).
+// changed (driver.InvalidationSource).
 //
 // A fill must not resurrect a value that an invalidation has already
 // removed: a reader that fetched the old value before a write could insert
@@ -20,12 +22,12 @@ import (
 // bumps a counter of the key's stripe (or the epoch, for "drop
 // everything") before it deletes; a fill snapshots both before it reads the
 // store, inserts, and takes its entry out again if either moved.
-type nearTier struct {
-	cache   *otter.Cache[string, nearEntry]
+type localTier struct {
+	cache   *otter.Cache[string, localEntry]
 	seed    maphash.Seed
 	epoch   atomic.Uint64
-	stripes [nearStripes]atomic.Uint64
-	clock   Clock
+	stripes [localStripes]atomic.Uint64
+	clock   driver.Clock
 	clone   func(any) any
 	// ownClock is set when the Cache was given a Clock other than the
 	// system's: otter expires entries by real time, so get must also
@@ -36,29 +38,29 @@ type nearTier struct {
 	invalidations atomic.Uint64
 }
 
-const nearStripes = 1024
+const localStripes = 1024
 
-// nearOverhead approximates what an entry costs beyond its value: the
+// localOverhead approximates what an entry costs beyond its value: the
 // key's string header and bytes are added separately.
-const nearOverhead = 96
+const localOverhead = 96
 
-type nearEntry struct {
+type localEntry struct {
 	value   any
 	size    uint32
 	expires int64 // Unix ns
 }
 
-type nearSnapshot struct{ epoch, stripe uint64 }
+type localSnapshot struct{ epoch, stripe uint64 }
 
-func newNearTier(maxBytes int64, clock Clock, clone func(any) any) (*nearTier, error) {
-	n := &nearTier{seed: maphash.MakeSeed(), clock: clock, clone: clone, ownClock: clock != SystemClock}
-	c, err := otter.New(&otter.Options[string, nearEntry]{
+func newLocalTier(maxBytes int64, clock driver.Clock, clone func(any) any) (*localTier, error) {
+	n := &localTier{seed: maphash.MakeSeed(), clock: clock, clone: clone, ownClock: clock != driver.SystemClock}
+	c, err := otter.New(&otter.Options[string, localEntry]{
 		MaximumWeight: uint64(maxBytes),
-		Weigher:       func(k string, e nearEntry) uint32 { return e.size + uint32(min(len(k), 1<<20)) },
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, nearEntry]) time.Duration {
+		Weigher:       func(k string, e localEntry) uint32 { return e.size + uint32(min(len(k), 1<<20)) },
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, localEntry]) time.Duration {
 			return time.Duration(e.Value.expires - clock.Now().UnixNano())
 		}),
-		OnDeletion: func(e otter.DeletionEvent[string, nearEntry]) {
+		OnDeletion: func(e otter.DeletionEvent[string, localEntry]) {
 			if e.Cause == otter.CauseOverflow {
 				n.evictions.Add(1)
 			}
@@ -71,12 +73,12 @@ func newNearTier(maxBytes int64, clock Clock, clone func(any) any) (*nearTier, e
 	return n, nil
 }
 
-func (n *nearTier) stripe(key string) *atomic.Uint64 {
-	return &n.stripes[maphash.String(n.seed, key)%nearStripes]
+func (n *localTier) stripe(key string) *atomic.Uint64 {
+	return &n.stripes[maphash.String(n.seed, key)%localStripes]
 }
 
 // get returns the value of key if the tier holds a live one.
-func (n *nearTier) get(key string) (any, bool) {
+func (n *localTier) get(key string) (any, bool) {
 	e, ok := n.cache.GetIfPresent(key)
 	if !ok || (n.ownClock && n.clock.Now().UnixNano() >= e.expires) {
 		return nil, false
@@ -87,14 +89,14 @@ func (n *nearTier) get(key string) (any, bool) {
 	return e.value, true
 }
 
-func (n *nearTier) snapshot(key string) nearSnapshot {
-	return nearSnapshot{n.epoch.Load(), n.stripe(key).Load()}
+func (n *localTier) snapshot(key string) localSnapshot {
+	return localSnapshot{n.epoch.Load(), n.stripe(key).Load()}
 }
 
 // put inserts value unless an invalidation of key (or of everything) came
 // after snap; softMs is the entry's own expiry, which the tier never
 // outlives.
-func (n *nearTier) put(key string, value any, size int, softMs int64, maxTTL time.Duration, snap nearSnapshot) {
+func (n *localTier) put(key string, value any, size int, softMs int64, maxTTL time.Duration, snap localSnapshot) {
 	now := n.clock.Now()
 	exp := min(time.UnixMilli(softMs).UnixNano(), now.Add(maxTTL).UnixNano())
 	if exp <= now.UnixNano() || size > 1<<30 {
@@ -103,7 +105,7 @@ func (n *nearTier) put(key string, value any, size int, softMs int64, maxTTL tim
 	if n.snapshot(key) != snap {
 		return
 	}
-	n.cache.Set(key, nearEntry{value: value, size: uint32(size) + nearOverhead, expires: exp})
+	n.cache.Set(key, localEntry{value: value, size: uint32(size) + localOverhead, expires: exp})
 	if n.snapshot(key) != snap {
 		// An invalidation raced with the insert; it may have deleted
 		// before the insert landed, so delete again.
@@ -111,21 +113,21 @@ func (n *nearTier) put(key string, value any, size int, softMs int64, maxTTL tim
 	}
 }
 
-// invalidate drops key: bump first, then delete (see nearTier).
-func (n *nearTier) invalidate(key string) {
+// invalidate drops key: bump first, then delete (see localTier).
+func (n *localTier) invalidate(key string) {
 	n.stripe(key).Add(1)
 	n.cache.Invalidate(key)
 }
 
 // invalidateAll drops everything.
-func (n *nearTier) invalidateAll() {
+func (n *localTier) invalidateAll() {
 	n.epoch.Add(1)
 	n.cache.InvalidateAll()
 }
 
-// onInvalidate is the InvalidationSource callback: full keys, or nil for
+// onInvalidate is the driver.InvalidationSource callback: full keys, or nil for
 // "anything may have changed".
-func (n *nearTier) onInvalidate(prefix string, keys []string) {
+func (n *localTier) onInvalidate(prefix string, keys []string) {
 	n.invalidations.Add(1)
 	if keys == nil {
 		n.invalidateAll()
@@ -138,11 +140,11 @@ func (n *nearTier) onInvalidate(prefix string, keys []string) {
 	}
 }
 
-func (n *nearTier) size() (entries int, bytes uint64) {
+func (n *localTier) size() (entries int, bytes uint64) {
 	return n.cache.EstimatedSize(), n.cache.WeightedSize()
 }
 
-func (n *nearTier) stop() { n.cache.StopAllGoroutines() }
+func (n *localTier) stop() { n.cache.StopAllGoroutines() }
 
 // assign copies a value held by the tier into dst (a pointer to the same
 // type), reporting false when the types differ.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/larderhq/larder/driver"
+
 	"github.com/larderhq/larder"
 )
 
@@ -39,7 +41,7 @@ func (s *trackedStore) Get(ctx context.Context, key string) ([]byte, error) {
 	return v, err
 }
 
-func (s *trackedStore) Mode() larder.Mode { return larder.ModeRedis }
+func (s *trackedStore) Mode() driver.Mode { return driver.ModeRedis }
 
 func (s *trackedStore) OnInvalidate(fn func([]string)) func() {
 	s.mu.Lock()
@@ -254,7 +256,7 @@ func TestNearTierSurvivesReusedDestinations(t *testing.T) {
 	}
 }
 
-// TestInProcessHitsDoNotAllocate: a hit in the in-process tier, by Get or
+// TestInProcessHitsDoNotAllocate: a hit in the local tier, by Get or
 // by Fetch, allocates nothing (the 0 allocs/op, checked here by
 // count, not by time).
 func TestInProcessHitsDoNotAllocate(t *testing.T) {
