@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -203,12 +204,12 @@ func (s *Store) Client() rueidis.Client {
 }
 
 // Close stops the background connector, closes the client (and any that
-// Track replaced) and waits for their goroutines to end. Calls made after Close fail with an error
-// wrapping driver.ErrClosed, and functions registered with OnInvalidate
-// are not called once it has returned. Close is safe to call more than
-// once and concurrently with other calls; only the first call does
-// anything. It must not be called from a function registered with
-// OnInvalidate.
+// Track replaced) and waits for their goroutines to end. Calls made after
+// Close, a second Close too, fail with an error wrapping driver.ErrClosed,
+// and functions registered with OnInvalidate are not called once it has
+// returned. Close is safe to call concurrently with other calls; only the
+// first call does anything. It must not be called from a function
+// registered with OnInvalidate.
 //
 // One rueidis goroutine may outlive Close by a few seconds: on a Cluster,
 // connections that a topology refresh dropped are closed five seconds
@@ -217,7 +218,7 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed.Swap(true) {
 		s.mu.Unlock()
-		return nil
+		return fmt.Errorf("redisstore: close: %w", driver.ErrClosed)
 	}
 	s.mu.Unlock()
 	// Before the client: rueidis reports its closing connections as

@@ -143,8 +143,8 @@ func TestCallsAfterClose(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close = %v", err)
+	if err := s.Close(); !errors.Is(err, driver.ErrClosed) {
+		t.Fatalf("second Close = %v, want an error wrapping driver.ErrClosed", err)
 	}
 	if s.Client() != nil {
 		t.Error("Client() is not nil after Close")
