@@ -30,6 +30,7 @@ lint:
 		(cd $$d && $(GO) vet ./... && $(STATICCHECK) ./... && GOWORK=off $(GO) mod tidy -diff) || status=1; \
 	done; \
 	if GOWORK=off $(GO) mod graph | grep -E '$(SERVICE_DEPS)'; then echo "the library module requires the above"; status=1; fi; \
+	scripts/fresh-module.sh || status=1; \
 	exit $$status
 
 ## bench: the library's benchmarks (figures are ratios against baselines in

@@ -53,8 +53,8 @@ func Jitter(f float64) FetchOption {
 // Tags files the entry under tags; InvalidateTags(ctx, tag) then makes
 // every entry filed under tag a miss with one write, however many there
 // are. A Fetch reads its tags' generations with the entry, in one round
-// trip when the store can batch (driver.BatchStore); entries filed under tags are
-// not kept in the local tier.
+// trip when the store can batch (driver.BatchStore); entries filed under
+// tags are not kept in the local tier.
 func Tags(tags ...string) FetchOption {
 	return func(o fetchOptions) fetchOptions { o.tags = append(o.tags, tags...); return o }
 }
