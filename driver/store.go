@@ -76,7 +76,9 @@ type Store interface {
 // versioned write-through (a value replaced only when it is still the one
 // the writer read) are built on. Both operations are atomic with respect to
 // every other operation on the same key, including operations made by other
-// processes sharing the back end.
+// processes sharing the back end. Without it, Fetch fills by plain Set,
+// with no protection against a concurrent fill or invalidation in another
+// process, and SetVersioned is a plain Set.
 type ConditionalStore interface {
 	Store
 	// SetNX stores value under key with the given ttl only if the key holds
@@ -92,7 +94,8 @@ type ConditionalStore interface {
 }
 
 // BatchStore is implemented by stores that can read and write many keys in
-// one round trip.
+// one round trip. The Cache reads a tagged entry and its tags' generations
+// with one GetMany; without it, it makes one round trip per key.
 type BatchStore interface {
 	Store
 	// GetMany returns the values of keys in the same order; a missing key
@@ -113,7 +116,8 @@ type Item struct {
 
 // InvalidationSource is implemented by stores shared between processes that
 // can tell a process when keys change elsewhere (Redis: RESP3 client
-// tracking). The Cache uses it to keep an local tier coherent.
+// tracking). The Cache uses it to keep its local tier coherent; without
+// it, local-tier entries live for Options.LocalFallbackTTL only.
 type InvalidationSource interface {
 	Store
 	// OnInvalidate registers fn to be called with the full keys that changed.
@@ -145,7 +149,8 @@ type SelfReporter interface {
 }
 
 // KeyCounter is implemented by stores that can count the keys matching a
-// pattern without removing them, for statistics.
+// pattern without removing them, for statistics. Without it, the Cache's
+// Count returns an error wrapping errors.ErrUnsupported.
 type KeyCounter interface {
 	Store
 	// Count returns how many keys match pattern (a Redis glob, as in Clear).
@@ -153,7 +158,8 @@ type KeyCounter interface {
 }
 
 // Infoer is implemented by stores that can describe their server, for the
-// admin handlers (Redis INFO: used_memory, connected_clients, …).
+// admin handlers (Redis INFO: used_memory, connected_clients, …). Without
+// it, the Cache's Info returns a nil map.
 type Infoer interface {
 	Store
 	// Info returns server facts as flat string pairs.
@@ -161,7 +167,7 @@ type Infoer interface {
 }
 
 // Sizer is implemented by in-process stores that can say how much they
-// hold, for the admin statistics.
+// hold, for the admin statistics; without it they report no size.
 type Sizer interface {
 	// Size returns the number of entries and the bytes they weigh.
 	Size() (entries int, bytes uint64)
@@ -169,7 +175,8 @@ type Sizer interface {
 
 // InProcessStore is implemented by stores whose calls never wait on I/O or on
 // another process (memstore). The Cache calls them without a time budget
-// and without the circuit breaker, which would only add cost.
+// and without the circuit breaker, which would only add cost; without it,
+// a store is treated as remote and gets both.
 type InProcessStore interface {
 	Store
 	// InProcess reports whether the store is in-process; false means the
