@@ -195,8 +195,8 @@ func (s *Service) Warm(ctx context.Context, n, workers int, progress func(done, 
 	return len(users), ctx.Err()
 }
 
-// fetch is larder.Fetch that also records, for the Cache-Status header,
-// whether this call's answer came from the cache or from its own load.
+// fetch is larder.Fetch that also records in the request's Lookup whether
+// this call's answer came from the cache or from its own load.
 func fetch[T any](ctx context.Context, s *Service, key string, load func(context.Context) (T, error), opts ...larder.FetchOption) (T, error) {
 	if !s.cache.Enabled() {
 		note(ctx, false, false, true)

@@ -144,8 +144,8 @@ func TestOffModeBypasses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if db.gets.Load() != 2 || l.Header() != "larder; fwd=bypass" {
-		t.Fatalf("off mode: %d database reads, Cache-Status %q", db.gets.Load(), l.Header())
+	if db.gets.Load() != 2 || *l != (cached.Lookup{Used: true, Bypass: true}) {
+		t.Fatalf("off mode: %d database reads, lookup %+v", db.gets.Load(), *l)
 	}
 	if n, err := svc.Warm(ctx, 10, 2, nil); n != 0 || err != nil {
 		t.Fatalf("Warm in off mode = %d, %v", n, err)
@@ -161,8 +161,8 @@ func TestWarm(t *testing.T) {
 		t.Fatalf("Warm = %d, %v with %d progress calls", n, err, calls)
 	}
 	tctx, l := cached.Track(ctx)
-	if _, err := svc.Get(tctx, 30); err != nil || l.Header() != "larder; hit" || db.gets.Load() != 0 {
-		t.Fatalf("warmed user 30: err %v, Cache-Status %q, database reads %d", err, l.Header(), db.gets.Load())
+	if _, err := svc.Get(tctx, 30); err != nil || *l != (cached.Lookup{Used: true, Hit: true}) || db.gets.Load() != 0 {
+		t.Fatalf("warmed user 30: err %v, lookup %+v, database reads %d", err, *l, db.gets.Load())
 	}
 	if _, err := svc.Dashboard(ctx); err != nil || db.dashboards.Load() != 1 {
 		t.Fatalf("dashboard after warm: %v, reads %d (1 by Warm itself)", err, db.dashboards.Load())
@@ -170,19 +170,19 @@ func TestWarm(t *testing.T) {
 }
 
 // TestNegativeHitIsAHit: a "not found" answered from the negative cache
-// is reported as a hit in Cache-Status, not as a miss.
+// is recorded as a hit, not as a miss.
 func TestNegativeHitIsAHit(t *testing.T) {
 	svc, db := setup(t, true)
-	var headers []string
+	var lookups []cached.Lookup
 	for range 2 {
 		ctx, l := cached.Track(context.Background())
 		if _, err := svc.Get(ctx, 999999); !errors.Is(err, user.ErrNotFound) {
 			t.Fatalf("Get(999999) = %v, want not found", err)
 		}
-		headers = append(headers, l.Header())
+		lookups = append(lookups, *l)
 	}
-	if headers[0] != "larder; fwd=miss" || headers[1] != "larder; hit" {
-		t.Fatalf("Cache-Status = %q, want a miss then a hit", headers)
+	if lookups[0] != (cached.Lookup{Used: true}) || lookups[1] != (cached.Lookup{Used: true, Hit: true}) {
+		t.Fatalf("lookups = %+v, want a miss (not stored) then a hit", lookups)
 	}
 	if n := db.gets.Load(); n != 1 {
 		t.Fatalf("%d database reads, want 1 (the second answered by the negative cache)", n)

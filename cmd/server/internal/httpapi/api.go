@@ -7,7 +7,6 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cacheadmin"
-	"github.com/larderhq/larder/cmd/server/internal/cached"
 	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
@@ -77,15 +76,3 @@ func New(o Options) *API {
 
 // ServeHTTP dispatches to the routes.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
-
-// track starts recording the cache's answer for r and returns a function
-// that writes it as the Cache-Status header; call it before writing the
-// body.
-func track(r *http.Request) (*http.Request, func(http.ResponseWriter)) {
-	ctx, l := cached.Track(r.Context())
-	return r.WithContext(ctx), func(w http.ResponseWriter) {
-		if v := l.Header(); v != "" {
-			w.Header().Set("Cache-Status", v)
-		}
-	}
-}

@@ -24,6 +24,13 @@ import (
 
 func newTestAPI(t *testing.T) *API {
 	t.Helper()
+	return newTestAPIWithCache(t, true)
+}
+
+// newTestAPIWithCache builds an API on a seeded SQLite database, with a
+// memory cache in front when enabled and the cache off otherwise.
+func newTestAPIWithCache(t *testing.T, enabled bool) *API {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "api.db"), sqlstore.Options{})
 	if err != nil {
@@ -33,11 +40,15 @@ func newTestAPI(t *testing.T) *API {
 	if err := db.Seed(ctx, 3, fixedNow); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := memstore.New(memstore.Options{})
-	if err != nil {
-		t.Fatal(err)
+	var opts larder.Options
+	if enabled {
+		ms, err := memstore.New(memstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Store = ms
 	}
-	c, err := larder.New(larder.Options{Store: ms})
+	c, err := larder.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
