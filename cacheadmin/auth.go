@@ -34,7 +34,7 @@ func RequireToken(token string) func(http.Handler) http.Handler {
 		return func(http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				noStore(w)
-				WriteError(w, http.StatusForbidden, "admin endpoints are disabled: set ADMIN_TOKEN to enable admin endpoints")
+				writeError(w, http.StatusForbidden, "admin endpoints are disabled: set ADMIN_TOKEN to enable admin endpoints")
 			})
 		}
 	}
@@ -74,5 +74,5 @@ func bearerToken(r *http.Request) (string, bool) {
 func unauthorized(w http.ResponseWriter, detail string) {
 	noStore(w)
 	w.Header().Set("WWW-Authenticate", "Bearer")
-	WriteError(w, http.StatusUnauthorized, detail)
+	writeError(w, http.StatusUnauthorized, detail)
 }

@@ -1,6 +1,7 @@
 package cacheadmin_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -37,7 +38,8 @@ func TestRequireToken(t *testing.T) {
 			reached := false
 			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				reached = true
-				cacheadmin.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"ok":true}`)
 			})
 			var header []string
 			if tt.header != "" {

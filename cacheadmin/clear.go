@@ -61,7 +61,7 @@ func Clear(c *larder.Cache) http.Handler {
 		req, err := decodeClear(w, r)
 		if err != nil {
 			status, detail := bodyError(err)
-			WriteError(w, status, detail)
+			writeError(w, status, detail)
 			return
 		}
 		pattern := req.Pattern
@@ -71,10 +71,10 @@ func Clear(c *larder.Cache) http.Handler {
 		n, err := c.Clear(r.Context(), pattern)
 		if err != nil {
 			status, detail := clearStatus(err)
-			WriteError(w, status, detail)
+			writeError(w, status, detail)
 			return
 		}
-		WriteJSON(w, http.StatusOK, clearBody{Deleted: n})
+		writeJSON(w, http.StatusOK, clearBody{Deleted: n})
 	})
 }
 

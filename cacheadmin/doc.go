@@ -19,8 +19,8 @@
 // could not.
 //
 // Errors are JSON objects of the form {"detail": "…"}, FastAPI's
-// convention, written by WriteError; WriteJSON and WriteError are exported
-// so that a service writes its own JSON in the same single place.
+// convention. The package exports handlers and middleware, not JSON
+// helpers: how a service writes its own responses is the service's choice.
 //
 // Stats, Info and Clear reveal or change the cache's contents and the
 // store's server details, so mount them behind RequireToken (or the

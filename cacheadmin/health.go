@@ -78,7 +78,7 @@ func Health(c *larder.Cache) http.Handler {
 		case !c.Enabled():
 			body.Status = StatusDisabled
 		}
-		WriteJSON(w, status, body)
+		writeJSON(w, status, body)
 	})
 }
 

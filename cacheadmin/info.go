@@ -70,6 +70,6 @@ func Info(c *larder.Cache) http.Handler {
 			body.Unavailable = map[string]string{"server_info": err.Error()}
 		}
 		body.ServerInfo = info
-		WriteJSON(w, http.StatusOK, body)
+		writeJSON(w, http.StatusOK, body)
 	})
 }

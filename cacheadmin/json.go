@@ -11,15 +11,15 @@ type errorBody struct {
 	Detail string `json:"detail"`
 }
 
-// WriteJSON writes v as a JSON response with the given status code. It
+// writeJSON writes v as a JSON response with the given status code. It
 // encodes v before writing anything, so that a value that cannot be encoded
 // becomes a 500 with a JSON detail rather than a 200 with a truncated body.
 // Such a value is a programming error; a failure to write to the client
 // (it went away) is not reported, because once the status line is sent a
-// handler has no better answer to give. WriteJSON sets Content-Type and
+// handler has no better answer to give. writeJSON sets Content-Type and
 // Content-Length and leaves every other header, such as Cache-Control, to
 // the caller. It is safe for concurrent use on distinct ResponseWriters.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
@@ -38,12 +38,12 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(body)
 }
 
-// WriteError writes the error document {"detail": detail} with the given
-// status code, through WriteJSON. The detail is shown to the client as it
+// writeError writes the error document {"detail": detail} with the given
+// status code, through writeJSON. The detail is shown to the client as it
 // is, so it must not contain secrets. It is safe for concurrent use on
 // distinct ResponseWriters.
-func WriteError(w http.ResponseWriter, status int, detail string) {
-	WriteJSON(w, status, errorBody{Detail: detail})
+func writeError(w http.ResponseWriter, status int, detail string) {
+	writeJSON(w, status, errorBody{Detail: detail})
 }
 
 // noStore marks a response as not to be kept by browsers or proxies: the
@@ -68,6 +68,6 @@ func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) boo
 		allow += ", " + m
 	}
 	w.Header().Set("Allow", allow)
-	WriteError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use "+allow)
+	writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use "+allow)
 	return false
 }

@@ -1,4 +1,4 @@
-package cacheadmin_test
+package cacheadmin
 
 import (
 	"math"
@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
-
-	"github.com/larderhq/larder/cacheadmin"
 )
 
 func TestWriteJSON(t *testing.T) {
@@ -29,7 +27,7 @@ func TestWriteJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			cacheadmin.WriteJSON(rec, tt.status, tt.v)
+			writeJSON(rec, tt.status, tt.v)
 			if rec.Code != tt.wantCode {
 				t.Errorf("status code = %d, want %d", rec.Code, tt.wantCode)
 			}
@@ -52,7 +50,7 @@ func TestWriteJSON(t *testing.T) {
 
 func TestWriteError(t *testing.T) {
 	rec := httptest.NewRecorder()
-	cacheadmin.WriteError(rec, http.StatusNotFound, `no user "42"`)
+	writeError(rec, http.StatusNotFound, `no user "42"`)
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("status code = %d, want 404", rec.Code)
 	}

@@ -87,7 +87,7 @@ func Stats(c *larder.Cache) http.Handler {
 		}
 		noStore(w)
 		if !c.Enabled() {
-			WriteJSON(w, http.StatusOK, disabledBody{Message: "Cache disabled"})
+			writeJSON(w, http.StatusOK, disabledBody{Message: "Cache disabled"})
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), queryBudget)
@@ -137,7 +137,7 @@ func Stats(c *larder.Cache) http.Handler {
 		if len(unavailable) > 0 {
 			body.Unavailable = unavailable
 		}
-		WriteJSON(w, http.StatusOK, body)
+		writeJSON(w, http.StatusOK, body)
 	})
 }
 

@@ -68,7 +68,7 @@ func New(o Options) *API {
 		a.mux.Handle(rt.pattern(), h)
 	}
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		cacheadmin.WriteError(w, http.StatusNotFound, "Not Found")
+		writeDetail(w, http.StatusNotFound, "Not Found")
 	})
 	a.doc = openAPI(a.rts, o.Version)
 	return a

@@ -6,5 +6,6 @@
 // Every route is declared once, in the table of routes.go; the same table
 // mounts the handlers and generates /openapi.json, so the document cannot
 // name a route that does not exist. Errors are mapped to HTTP statuses in
-// one place (errors.go) and written as FastAPI does, {"detail": "…"}.
+// one place (errors.go) and written as FastAPI does, {"detail": "…"};
+// every JSON response goes through writeJSON (json.go).
 package httpapi

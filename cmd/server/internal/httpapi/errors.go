@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/larderhq/larder"
-	"github.com/larderhq/larder/cacheadmin"
 	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
@@ -47,12 +46,11 @@ func status(err error) int {
 // logged and their text is not shown to the client.
 func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	code := status(err)
-	detail := err.Error()
+	var detail any = err.Error()
 	var ve *user.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		cacheadmin.WriteJSON(w, code, map[string]any{"detail": ve.Fields})
-		return
+		detail = ve.Fields
 	case code == http.StatusNotFound:
 		detail = "User not found"
 	case code == http.StatusConflict:
@@ -64,5 +62,5 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 		detail = http.StatusText(code)
 	}
-	cacheadmin.WriteError(w, code, detail)
+	writeDetail(w, code, detail)
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/larderhq/larder/cacheadmin"
 	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
@@ -20,12 +19,12 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", v1+"/users/"+itoa(u.ID))
-	cacheadmin.WriteJSON(w, http.StatusCreated, u)
+	writeJSON(w, http.StatusCreated, u)
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
 	if u, ok := a.readUser(w, r); ok {
-		cacheadmin.WriteJSON(w, http.StatusOK, u)
+		writeJSON(w, http.StatusOK, u)
 	}
 }
 
@@ -51,7 +50,7 @@ func (a *API) readUser(w http.ResponseWriter, r *http.Request) (user.User, bool)
 func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
 	var in user.Update
 	if u, ok := a.writeUser(w, r, &in, func() user.Update { return in }); ok {
-		cacheadmin.WriteJSON(w, http.StatusOK, u)
+		writeJSON(w, http.StatusOK, u)
 	}
 }
 
@@ -86,7 +85,7 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) {
 		a.writeErr(w, r, err)
 		return
 	}
-	cacheadmin.WriteJSON(w, http.StatusOK, map[string]string{"message": "User deleted"})
+	writeJSON(w, http.StatusOK, map[string]string{"message": "User deleted"})
 }
 
 // Profile is the public view of a user served by the profile examples.
@@ -111,14 +110,14 @@ func profileOf(u user.User) Profile {
 
 func (a *API) getProfile(w http.ResponseWriter, r *http.Request) {
 	if u, ok := a.readUser(w, r); ok {
-		cacheadmin.WriteJSON(w, http.StatusOK, profileOf(u))
+		writeJSON(w, http.StatusOK, profileOf(u))
 	}
 }
 
 func (a *API) updateProfile(w http.ResponseWriter, r *http.Request) {
 	var in ProfileUpdate
 	if u, ok := a.writeUser(w, r, &in, func() user.Update { return user.Update{Name: in.Name, Bio: in.Bio} }); ok {
-		cacheadmin.WriteJSON(w, http.StatusOK, profileOf(u))
+		writeJSON(w, http.StatusOK, profileOf(u))
 	}
 }
 
@@ -140,7 +139,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
 		a.writeErr(w, r, err)
 		return
 	}
-	cacheadmin.WriteJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, p)
 }
 
 func (a *API) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -151,18 +150,18 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) {
 		a.writeErr(w, r, err)
 		return
 	}
-	cacheadmin.WriteJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, d)
 }
 
 func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
-	cacheadmin.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := a.db.Ping(r.Context()); err != nil {
 		a.log.Warn("readiness: database unreachable", "err", err)
-		cacheadmin.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "detail": "database unreachable"})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "detail": "database unreachable"})
 		return
 	}
-	cacheadmin.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
