@@ -10,8 +10,8 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cmd/server/internal/cached"
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -39,7 +39,7 @@ func (c *counting) Dashboard(ctx context.Context) (user.Dashboard, error) {
 func setup(t *testing.T, enabled bool) (*cached.Service, *counting) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), sqlstore.Options{})
+	db, err := userdb.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), userdb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

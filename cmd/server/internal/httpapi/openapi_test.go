@@ -17,8 +17,8 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cmd/server/internal/cached"
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -32,7 +32,7 @@ func newTestAPI(t *testing.T) *API {
 func newTestAPIWithCache(t *testing.T, enabled bool) *API {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "api.db"), sqlstore.Options{})
+	db, err := userdb.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "api.db"), userdb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cmd/server/internal/server"
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb"
+	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
 	"github.com/larderhq/larder/config"
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
@@ -31,7 +31,7 @@ import (
 // that committed before the last one, for as long as the entry's TTL.
 func TestTwoInstancesAgree(t *testing.T) {
 	const trials, writers = 20, 40
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		ctx := context.Background()
 		srv := redistest.Shared(t)
 		vars := map[string]string{
@@ -48,7 +48,7 @@ func TestTwoInstancesAgree(t *testing.T) {
 		a := start(t, vars, server.Hooks{})
 		b := start(t, vars, server.Hooks{})
 
-		db, err := sqlstore.Open(ctx, e.DSN, sqlstore.Options{})
+		db, err := userdb.Open(ctx, e.DSN, userdb.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func TestTwoInstancesAgree(t *testing.T) {
 
 // agreeTrial runs one trial and reports whether the cache agreed with the
 // database; it fails t on anything else that goes wrong.
-func agreeTrial(t *testing.T, ctx context.Context, trial, writers int, a, b *service, db *sqlstore.Store, direct *larder.Cache) bool {
+func agreeTrial(t *testing.T, ctx context.Context, trial, writers int, a, b *service, db *userdb.DB, direct *larder.Cache) bool {
 	var created user.User
 	a.expect(201, "POST", "/api/v1/users", map[string]string{"name": "Contended", "email": fmt.Sprintf("contended%d@example.com", trial)}).json(t, &created)
 	path := fmt.Sprintf("/api/v1/users/%d", created.ID)

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/larderhq/larder/cmd/server/internal/server"
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
 	"github.com/larderhq/larder/internal/redistest"
 )
 
@@ -27,7 +27,7 @@ func modes(t *testing.T) map[string]map[string]string {
 // TestEndpoints runs every endpoint over real HTTP against SQLite and
 // PostgreSQL, in memory and redis modes.
 func TestEndpoints(t *testing.T) {
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		for mode, vars := range modes(t) {
 			t.Run(mode, func(t *testing.T) {
 				vars["DATABASE_URL"] = e.DSN

@@ -11,8 +11,8 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cmd/server/internal/server"
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
 	"github.com/larderhq/larder/internal/redistest"
 )
 
@@ -50,7 +50,7 @@ func TestDefaults(t *testing.T) {
 // and health and stats say so.
 func TestDebugDisablesCache(t *testing.T) {
 	srv := redistest.Shared(t)
-	s := start(t, map[string]string{"DEBUG": "true", "REDIS_URL": "redis://" + srv.Addr(), "DATABASE_URL": sqltest.SQLite(t).DSN, "ADMIN_TOKEN": token}, server.Hooks{})
+	s := start(t, map[string]string{"DEBUG": "true", "REDIS_URL": "redis://" + srv.Addr(), "DATABASE_URL": dbtest.SQLite(t).DSN, "ADMIN_TOKEN": token}, server.Hooks{})
 	var h map[string]any
 	s.expect(200, "GET", "/health/cache", nil).json(t, &h)
 	if h["status"] != "disabled" || h["mode"] != "off" {
@@ -75,7 +75,7 @@ func TestDebugDisablesCache(t *testing.T) {
 // database, /health/cache says unhealthy, and the cache comes back.
 func TestRedisStoppedWhileServing(t *testing.T) {
 	srv := redistest.Start(t)
-	s := start(t, map[string]string{"REDIS_URL": "redis://" + srv.Addr(), "DATABASE_URL": sqltest.SQLite(t).DSN, "ADMIN_TOKEN": token}, server.Hooks{})
+	s := start(t, map[string]string{"REDIS_URL": "redis://" + srv.Addr(), "DATABASE_URL": dbtest.SQLite(t).DSN, "ADMIN_TOKEN": token}, server.Hooks{})
 	s.expect(200, "GET", "/api/v1/users/7", nil)
 	if r := s.expect(200, "GET", "/api/v1/users/7", nil); r.header.Get("Cache-Status") != "larder; hit" {
 		t.Fatal("no hit before the fault")
@@ -145,7 +145,7 @@ func (s *slowDB) Get(ctx context.Context, id int64) (user.User, error) {
 func TestShutdownDrains(t *testing.T) {
 	slow := &slowDB{started: make(chan struct{})}
 	var cache *larder.Cache
-	s := start(t, map[string]string{"DATABASE_URL": sqltest.SQLite(t).DSN, "CACHE_WARM": "false"}, server.Hooks{
+	s := start(t, map[string]string{"DATABASE_URL": dbtest.SQLite(t).DSN, "CACHE_WARM": "false"}, server.Hooks{
 		WrapDB: func(db user.Service) user.Service { slow.Service = db; return slow },
 		Cache:  func(c *larder.Cache) { cache = c },
 	})
@@ -191,7 +191,7 @@ func TestShutdownDrains(t *testing.T) {
 func TestWarmsWhenRedisComesUpLate(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Kill()
-	s := start(t, map[string]string{"REDIS_URL": "redis://" + srv.Addr(), "DATABASE_URL": sqltest.SQLite(t).DSN, "CACHE_WARM_USERS": "20"}, server.Hooks{})
+	s := start(t, map[string]string{"REDIS_URL": "redis://" + srv.Addr(), "DATABASE_URL": dbtest.SQLite(t).DSN, "CACHE_WARM_USERS": "20"}, server.Hooks{})
 	if n := s.cache.Stats().Fetch.Fills; n != 0 {
 		t.Fatalf("%d fills with Redis down", n)
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cmd/server/internal/cached"
 	"github.com/larderhq/larder/cmd/server/internal/httpapi"
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb"
 	"github.com/larderhq/larder/prommetrics"
 )
 
@@ -45,7 +45,7 @@ func Run(ctx context.Context, s Settings, logOut io.Writer, hooks Hooks) error {
 	}
 	log.Info("starting", "cache", s.Config, "database", s.redactedDB(), "addr", s.HTTPAddr)
 
-	db, err := sqlstore.Open(ctx, s.DatabaseURL, sqlstore.Options{SQLitePath: s.SQLitePath, Logger: log})
+	db, err := userdb.Open(ctx, s.DatabaseURL, userdb.Options{SQLitePath: s.SQLitePath, Logger: log})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

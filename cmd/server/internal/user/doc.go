@@ -6,7 +6,7 @@
 // that cross those layers (User, NewUser, Update, Page, Dashboard), the
 // rules an input must follow (the Validate methods and ValidatePage), the
 // errors every layer agrees on (ErrNotFound, ErrDuplicateEmail, ErrInvalid)
-// and the Service interface. Package sqlstore implements Service on SQLite
+// and the Service interface. Package userdb implements Service on SQLite
 // or PostgreSQL; a caching wrapper implements it again in front of any other
 // Service, which is why the interface is small and every method takes a
 // context.

@@ -2,7 +2,7 @@ package user
 
 import "context"
 
-// Service is everything the service does with users. Package sqlstore
+// Service is everything the service does with users. Package userdb
 // implements it against a database; a caching wrapper implements it in front
 // of another Service. Implementations must be safe for concurrent use by
 // many goroutines, validate their inputs (returning errors that wrap

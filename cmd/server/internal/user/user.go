@@ -5,11 +5,11 @@ import "time"
 // User is a person known to the service. Its JSON form is the body of the
 // service's responses and of cache entries.
 type User struct {
-	// ID is assigned by the store on creation and never reused.
+	// ID is assigned by the database on creation and never reused.
 	ID int64 `json:"id"`
 	// Name is what the user is called, 1 to MaxNameLen characters.
 	Name string `json:"name"`
-	// Email is unique without regard to case; stores keep it in lower case.
+	// Email is unique without regard to case; the database keeps it in lower case.
 	Email string `json:"email"`
 	// Bio is free text of at most MaxBioLen characters; it may be empty.
 	Bio string `json:"bio"`

@@ -8,7 +8,7 @@ import (
 )
 
 // Limits on inputs. They are constants, not options, because the HTTP layer,
-// the stores and the clients must all agree on them.
+// the database and the clients must all agree on them.
 const (
 	// MaxNameLen is the most characters (Unicode code points) in a name.
 	MaxNameLen = 100
@@ -73,8 +73,8 @@ func ValidateRecent(n int) error {
 	return fe.err()
 }
 
-// NormalizeEmail returns the form of a valid email address that stores keep
-// and compare: lower case, so that uniqueness ignores case.
+// NormalizeEmail returns the form of a valid email address that the database
+// keeps and compares: lower case, so that uniqueness ignores case.
 func NormalizeEmail(email string) string {
 	return strings.ToLower(email)
 }

@@ -1,4 +1,4 @@
-package sqltest_test
+package dbtest_test
 
 import (
 	"context"
@@ -8,19 +8,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
+	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
 )
 
 func TestEngines(t *testing.T) {
 	t.Parallel()
-	engines := sqltest.Engines(t)
-	if len(engines) == 0 || engines[0].Name != sqltest.SQLiteEngine || !strings.HasPrefix(engines[0].DSN, "sqlite:") {
+	engines := dbtest.Engines(t)
+	if len(engines) == 0 || engines[0].Name != dbtest.SQLiteEngine || !strings.HasPrefix(engines[0].DSN, "sqlite:") {
 		t.Fatalf("Engines = %+v, want SQLite first", engines)
 	}
-	if sqltest.InCI() && len(engines) != 2 {
+	if dbtest.InCI() && len(engines) != 2 {
 		t.Fatalf("Engines = %+v, want PostgreSQL too in CI", engines)
 	}
-	again := sqltest.Engines(t)
+	again := dbtest.Engines(t)
 	for i := range again {
 		if again[i].DSN == engines[i].DSN {
 			t.Errorf("%s: two calls returned the same database %s", engines[i].Name, engines[i].DSN)
@@ -35,7 +35,7 @@ func TestPostgresSchemaLifecycle(t *testing.T) {
 	ctx := context.Background()
 	var dsn, schema string
 	t.Run("use", func(t *testing.T) {
-		dsn = sqltest.Postgres(t).DSN
+		dsn = dbtest.Postgres(t).DSN
 		u, err := url.Parse(dsn)
 		if err != nil {
 			t.Fatal(err)
@@ -68,7 +68,7 @@ func TestPostgresSchemaLifecycle(t *testing.T) {
 
 func TestSQLiteIsFresh(t *testing.T) {
 	t.Parallel()
-	a, b := sqltest.SQLite(t), sqltest.SQLite(t)
+	a, b := dbtest.SQLite(t), dbtest.SQLite(t)
 	if a.DSN == b.DSN {
 		t.Errorf("two SQLite engines share %s", a.DSN)
 	}

@@ -1,4 +1,4 @@
-package sqlstore
+package userdb
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"github.com/larderhq/larder/cmd/server/internal/user"
 )
 
-// Store implements the domain's service.
-var _ user.Service = (*Store)(nil)
+// DB implements the domain's service.
+var _ user.Service = (*DB)(nil)
 
 // userColumns are the columns scanUser reads, in its order.
 const userColumns = "id, name, email, bio, created_at, updated_at, version"
@@ -28,7 +28,7 @@ func scanUser(r rowScanner) (user.User, error) {
 }
 
 // Create implements user.Service.
-func (s *Store) Create(ctx context.Context, nu user.NewUser) (user.User, error) {
+func (s *DB) Create(ctx context.Context, nu user.NewUser) (user.User, error) {
 	if err := nu.Validate(); err != nil {
 		return user.User{}, err
 	}
@@ -50,7 +50,7 @@ func (s *Store) Create(ctx context.Context, nu user.NewUser) (user.User, error) 
 }
 
 // Get implements user.Service.
-func (s *Store) Get(ctx context.Context, id int64) (user.User, error) {
+func (s *DB) Get(ctx context.Context, id int64) (user.User, error) {
 	u, err := scanUser(s.r.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1", id))
 	if err != nil {
 		return user.User{}, s.fail(ctx, fmt.Sprintf("get user %d", id), err)
@@ -67,7 +67,7 @@ func (s *Store) Get(ctx context.Context, id int64) (user.User, error) {
 // row's write lock, does not. updated_at is kept from going backwards for
 // the same reason (an update that waited may carry an older reading than
 // the one that committed before it); it may repeat, the version never does.
-func (s *Store) Update(ctx context.Context, id int64, up user.Update) (user.User, error) {
+func (s *DB) Update(ctx context.Context, id int64, up user.Update) (user.User, error) {
 	if err := up.Validate(); err != nil {
 		return user.User{}, err
 	}
@@ -102,7 +102,7 @@ func (s *Store) Update(ctx context.Context, id int64, up user.Update) (user.User
 }
 
 // Delete implements user.Service.
-func (s *Store) Delete(ctx context.Context, id int64) error {
+func (s *DB) Delete(ctx context.Context, id int64) error {
 	res, err := s.w.ExecContext(ctx, "DELETE FROM users WHERE id = $1", id)
 	if err != nil {
 		return s.fail(ctx, fmt.Sprintf("delete user %d", id), err)
@@ -112,14 +112,14 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 		return s.fail(ctx, fmt.Sprintf("delete user %d", id), err)
 	}
 	if n == 0 {
-		return fmt.Errorf("sqlstore: delete user %d: %w", id, user.ErrNotFound)
+		return fmt.Errorf("userdb: delete user %d: %w", id, user.ErrNotFound)
 	}
 	return nil
 }
 
 // List implements user.Service. The page and the total come from one
 // snapshot, so they agree even while other requests write.
-func (s *Store) List(ctx context.Context, page, size int) (user.Page, error) {
+func (s *DB) List(ctx context.Context, page, size int) (user.Page, error) {
 	if err := user.ValidatePage(page, size); err != nil {
 		return user.Page{}, err
 	}
@@ -148,7 +148,7 @@ func (s *Store) List(ctx context.Context, page, size int) (user.Page, error) {
 }
 
 // Recent implements user.Service.
-func (s *Store) Recent(ctx context.Context, n int) ([]user.User, error) {
+func (s *DB) Recent(ctx context.Context, n int) ([]user.User, error) {
 	if err := user.ValidateRecent(n); err != nil {
 		return nil, err
 	}
@@ -187,7 +187,7 @@ func queryUsers(ctx context.Context, q querier, query string, args ...any) ([]us
 }
 
 // read runs fn in a read-only transaction, one consistent snapshot.
-func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.r.BeginTx(ctx, s.d.readTx)
 	if err != nil {
 		return err
@@ -204,16 +204,16 @@ func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // fail translates a database error into the domain's: no row becomes
 // user.ErrNotFound, a unique violation user.ErrDuplicateEmail (email is the
 // only unique column a caller can set; ids are generated). Other errors are
-// wrapped as they are, and lock contention, which the Store's settings should
+// wrapped as they are, and lock contention, which the DB's settings should
 // make impossible, is logged at error level so that it is noticed.
-func (s *Store) fail(ctx context.Context, op string, err error) error {
+func (s *DB) fail(ctx context.Context, op string, err error) error {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("sqlstore: %s: %w", op, user.ErrNotFound)
+		return fmt.Errorf("userdb: %s: %w", op, user.ErrNotFound)
 	case s.d.isUniqueViolation(err):
-		return fmt.Errorf("sqlstore: %s: %w", op, user.ErrDuplicateEmail)
+		return fmt.Errorf("userdb: %s: %w", op, user.ErrDuplicateEmail)
 	case s.d.isBusy(err):
-		s.logger.ErrorContext(ctx, "sqlstore: database busy", "engine", s.d.name, "op", op, "err", err)
+		s.logger.ErrorContext(ctx, "userdb: database busy", "engine", s.d.name, "op", op, "err", err)
 	}
-	return fmt.Errorf("sqlstore: %s: %w", op, err)
+	return fmt.Errorf("userdb: %s: %w", op, err)
 }

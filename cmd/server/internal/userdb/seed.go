@@ -1,4 +1,4 @@
-package sqlstore
+package userdb
 
 import (
 	"context"
@@ -26,9 +26,9 @@ const seedBatch = 500
 // being the newest. When the table already has a user, Seed does nothing,
 // so it is safe to call at every start, from several processes at once. It
 // runs in one transaction: either all n users appear or none.
-func (s *Store) Seed(ctx context.Context, n int, now time.Time) (err error) {
+func (s *DB) Seed(ctx context.Context, n int, now time.Time) (err error) {
 	if n < 0 {
-		return fmt.Errorf("sqlstore: seed: %w", &user.ValidationError{Fields: []user.FieldError{
+		return fmt.Errorf("userdb: seed: %w", &user.ValidationError{Fields: []user.FieldError{
 			{Field: "n", Message: fmt.Sprintf("must not be negative, got %d", n)},
 		}})
 	}
@@ -39,7 +39,7 @@ func (s *Store) Seed(ctx context.Context, n int, now time.Time) (err error) {
 
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlstore: seed: %w", err)
+		return fmt.Errorf("userdb: seed: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -48,15 +48,15 @@ func (s *Store) Seed(ctx context.Context, n int, now time.Time) (err error) {
 	}()
 	if s.d.lockUsers != "" {
 		if _, err := tx.ExecContext(ctx, s.d.lockUsers); err != nil {
-			return fmt.Errorf("sqlstore: seed: lock users: %w", err)
+			return fmt.Errorf("userdb: seed: lock users: %w", err)
 		}
 	}
 	var existing bool
 	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&existing); err != nil {
-		return fmt.Errorf("sqlstore: seed: %w", err)
+		return fmt.Errorf("userdb: seed: %w", err)
 	}
 	if existing {
-		s.logger.DebugContext(ctx, "sqlstore: users exist, not seeding", "engine", s.d.name)
+		s.logger.DebugContext(ctx, "userdb: users exist, not seeding", "engine", s.d.name)
 		return tx.Rollback()
 	}
 
@@ -73,18 +73,18 @@ func (s *Store) Seed(ctx context.Context, n int, now time.Time) (err error) {
 				s.d.timeArg(created), s.d.timeArg(created))
 		}
 		if _, err := tx.ExecContext(ctx, seedInsert(hi-lo+1), args...); err != nil {
-			return fmt.Errorf("sqlstore: seed: insert users %d to %d: %w", lo, hi, err)
+			return fmt.Errorf("userdb: seed: insert users %d to %d: %w", lo, hi, err)
 		}
 	}
 	if s.d.afterSeed != "" {
 		if _, err := tx.ExecContext(ctx, s.d.afterSeed); err != nil {
-			return fmt.Errorf("sqlstore: seed: advance id generator: %w", err)
+			return fmt.Errorf("userdb: seed: advance id generator: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: seed: %w", err)
+		return fmt.Errorf("userdb: seed: %w", err)
 	}
-	s.logger.InfoContext(ctx, "sqlstore: seeded demo users", "engine", s.d.name, "users", n, "took", time.Since(began))
+	s.logger.InfoContext(ctx, "userdb: seeded demo users", "engine", s.d.name, "users", n, "took", time.Since(began))
 	return nil
 }
 

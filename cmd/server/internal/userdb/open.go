@@ -1,4 +1,4 @@
-package sqlstore
+package userdb
 
 import (
 	"context"
@@ -28,7 +28,7 @@ const DefaultSQLitePath = "data/larder.db"
 // other processes, such as a second server or a migration, can make it wait.
 const sqliteBusyTimeout = 5 * time.Second
 
-// Options configures a Store. The zero value is ready to use.
+// Options configures a DB. The zero value is ready to use.
 type Options struct {
 	// SQLitePath is the SQLite database file used when the DSN is empty. Its
 	// directory is created if missing. Empty means DefaultSQLitePath.
@@ -42,14 +42,14 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Store is a user.Service backed by SQLite or PostgreSQL through
+// DB is a user.Service backed by SQLite or PostgreSQL through
 // database/sql. It is safe for concurrent use by many goroutines.
 //
-// On SQLite a Store keeps two pools on the same file: one connection for
+// On SQLite a DB keeps two pools on the same file: one connection for
 // every write, so that writers of one process queue in Go instead of failing
 // or sleeping on SQLite's file lock, and several read-only connections, which
 // in WAL mode never wait for the writer. On PostgreSQL the two are one pool.
-type Store struct {
+type DB struct {
 	d      dialect
 	w      *sql.DB // writes and write transactions
 	r      *sql.DB // reads; the same pool as w except on file-backed SQLite
@@ -58,7 +58,7 @@ type Store struct {
 }
 
 // Open connects to the database named by dsn, brings its schema up to date
-// and returns a Store; Close releases it. The DSN selects the engine:
+// and returns a DB; Close releases it. The DSN selects the engine:
 //
 //   - "" is the SQLite file Options.SQLitePath (by default DefaultSQLitePath),
 //     whose directory is created if needed;
@@ -70,13 +70,13 @@ type Store struct {
 //
 // Anything else is an error. Open fails if the database cannot be reached or
 // a migration fails.
-func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	return open(ctx, dsn, opts, len(migrations()))
 }
 
 // open is Open with the migrations up to version upto.
-func open(ctx context.Context, dsn string, opts Options, upto int) (*Store, error) {
-	s := &Store{clock: opts.Clock, logger: opts.Logger}
+func open(ctx context.Context, dsn string, opts Options, upto int) (*DB, error) {
+	s := &DB{clock: opts.Clock, logger: opts.Logger}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -97,11 +97,11 @@ func open(ctx context.Context, dsn string, opts Options, upto int) (*Store, erro
 	case strings.HasPrefix(dsn, "sqlite:"), strings.HasPrefix(dsn, "file:"):
 		path, query := splitSQLiteDSN(dsn)
 		if path == "" {
-			return nil, fmt.Errorf("sqlstore: DSN %q names no SQLite file", dsn)
+			return nil, fmt.Errorf("userdb: DSN %q names no SQLite file", dsn)
 		}
 		err = s.openSQLite(path, query)
 	default:
-		return nil, fmt.Errorf("sqlstore: unsupported DSN %q: want empty (SQLite at %s), postgres://…, postgresql://…, sqlite:PATH or file:PATH", redact(dsn), DefaultSQLitePath)
+		return nil, fmt.Errorf("userdb: unsupported DSN %q: want empty (SQLite at %s), postgres://…, postgresql://…, sqlite:PATH or file:PATH", redact(dsn), DefaultSQLitePath)
 	}
 	if err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func splitSQLiteDSN(dsn string) (path, query string) {
 	return path, query
 }
 
-func (s *Store) openSQLite(path, query string) error {
+func (s *DB) openSQLite(path, query string) error {
 	s.d = sqliteDialect()
 	// Every connection waits for other processes' locks, enforces foreign
 	// keys, and starts write transactions with BEGIN IMMEDIATE: a deferred
@@ -154,7 +154,7 @@ func (s *Store) openSQLite(path, query string) error {
 		// connection, never closed, serves reads and writes alike.
 		db, err := sql.Open(s.d.driver, withQuery(common))
 		if err != nil {
-			return fmt.Errorf("sqlstore: open sqlite: %w", err)
+			return fmt.Errorf("userdb: open sqlite: %w", err)
 		}
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
@@ -166,7 +166,7 @@ func (s *Store) openSQLite(path, query string) error {
 
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("sqlstore: create directory for sqlite database: %w", err)
+			return fmt.Errorf("userdb: create directory for sqlite database: %w", err)
 		}
 	}
 
@@ -179,7 +179,7 @@ func (s *Store) openSQLite(path, query string) error {
 	wv.Add("_pragma", "journal_mode(WAL)")
 	w, err := sql.Open(s.d.driver, withQuery(wv))
 	if err != nil {
-		return fmt.Errorf("sqlstore: open sqlite: %w", err)
+		return fmt.Errorf("userdb: open sqlite: %w", err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
@@ -193,7 +193,7 @@ func (s *Store) openSQLite(path, query string) error {
 	r, err := sql.Open(s.d.driver, withQuery(rv))
 	if err != nil {
 		w.Close()
-		return fmt.Errorf("sqlstore: open sqlite: %w", err)
+		return fmt.Errorf("userdb: open sqlite: %w", err)
 	}
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
@@ -204,11 +204,11 @@ func (s *Store) openSQLite(path, query string) error {
 	return nil
 }
 
-func (s *Store) openPostgres(dsn string) error {
+func (s *DB) openPostgres(dsn string) error {
 	s.d = postgresDialect()
 	db, err := sql.Open(s.d.driver, dsn)
 	if err != nil {
-		return fmt.Errorf("sqlstore: open postgres %s: %w", redact(dsn), err)
+		return fmt.Errorf("userdb: open postgres %s: %w", redact(dsn), err)
 	}
 	// A bound below PostgreSQL's default max_connections (100) leaves room
 	// for several servers and an administrator.
@@ -231,13 +231,13 @@ func redact(dsn string) string {
 
 // Ping checks that the database answers, for a readiness probe. On SQLite it
 // checks both the write and the read pool.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *DB) Ping(ctx context.Context) error {
 	if err := s.w.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlstore: ping %s: %w", s.d.name, err)
+		return fmt.Errorf("userdb: ping %s: %w", s.d.name, err)
 	}
 	if s.r != s.w {
 		if err := s.r.PingContext(ctx); err != nil {
-			return fmt.Errorf("sqlstore: ping %s readers: %w", s.d.name, err)
+			return fmt.Errorf("userdb: ping %s readers: %w", s.d.name, err)
 		}
 	}
 	return nil
@@ -245,7 +245,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database pools. Calls in progress finish first; calls
 // made after Close fail.
-func (s *Store) Close() error {
+func (s *DB) Close() error {
 	var errR error
 	if s.r != s.w {
 		errR = s.r.Close()
@@ -253,18 +253,18 @@ func (s *Store) Close() error {
 	return errors.Join(s.w.Close(), errR)
 }
 
-// DB returns the pool that writes: for PostgreSQL the only pool, for SQLite
+// SQL returns the pool that writes: for PostgreSQL the only pool, for SQLite
 // a pool of a single connection, which a caller must not hold for long, as
-// every write of the Store waits for it. It is meant for administration and
-// tests; the Store's methods are the way to read and write users.
-func (s *Store) DB() *sql.DB { return s.w }
+// every write of the DB waits for it. It is meant for administration and
+// tests; the DB's methods are the way to read and write users.
+func (s *DB) SQL() *sql.DB { return s.w }
 
-// Engine returns "sqlite" or "postgres", the engine the Store talks to.
-func (s *Store) Engine() string { return s.d.name }
+// Engine returns "sqlite" or "postgres", the engine the DB talks to.
+func (s *DB) Engine() string { return s.d.name }
 
 // now returns the Clock's time in UTC, truncated to the microsecond that
 // both engines store, so that what Create and Update return equals what a
 // later Get reads back.
-func (s *Store) now() time.Time {
+func (s *DB) now() time.Time {
 	return s.clock().UTC().Truncate(time.Microsecond)
 }

@@ -1,4 +1,4 @@
-package sqlstore_test
+package userdb_test
 
 import (
 	"context"
@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb"
+	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
 )
 
 func TestSeed(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
 		now := testEpoch
@@ -46,8 +46,8 @@ func TestSeed(t *testing.T) {
 				if err := (user.NewUser{Name: u.Name, Email: u.Email, Bio: u.Bio}).Validate(); err != nil {
 					t.Fatalf("seeded user %d is invalid: %v", i, err)
 				}
-				if !u.CreatedAt.Equal(u.UpdatedAt) || !u.CreatedAt.Before(now) || u.CreatedAt.Before(now.Add(-sqlstore.SeedSpan)) {
-					t.Fatalf("user %d created %v updated %v, want equal and within %v before %v", i, u.CreatedAt, u.UpdatedAt, sqlstore.SeedSpan, now)
+				if !u.CreatedAt.Equal(u.UpdatedAt) || !u.CreatedAt.Before(now) || u.CreatedAt.Before(now.Add(-userdb.SeedSpan)) {
+					t.Fatalf("user %d created %v updated %v, want equal and within %v before %v", i, u.CreatedAt, u.UpdatedAt, userdb.SeedSpan, now)
 				}
 				if i > 1 && !u.CreatedAt.After(prev.CreatedAt) {
 					t.Fatalf("user %d created %v, not after user %d's %v", i, u.CreatedAt, prev.ID, prev.CreatedAt)
@@ -60,8 +60,8 @@ func TestSeed(t *testing.T) {
 		}
 		// The spread covers the whole span: the oldest user is near its start.
 		first, _ := s.Get(ctx, 1)
-		if first.CreatedAt.After(now.Add(-sqlstore.SeedSpan + 3*time.Hour)) {
-			t.Errorf("oldest seeded user created %v, want near %v", first.CreatedAt, now.Add(-sqlstore.SeedSpan))
+		if first.CreatedAt.After(now.Add(-userdb.SeedSpan + 3*time.Hour)) {
+			t.Errorf("oldest seeded user created %v, want near %v", first.CreatedAt, now.Add(-userdb.SeedSpan))
 		}
 
 		// Seeding again, with any n, does nothing.
@@ -89,7 +89,7 @@ func TestSeed(t *testing.T) {
 
 func TestSeedSkipsNonEmptyTable(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
 		s := open(t, e, nil)
@@ -104,24 +104,24 @@ func TestSeedSkipsNonEmptyTable(t *testing.T) {
 	})
 }
 
-// TestSeedConcurrently seeds from several Stores at once, as several
+// TestSeedConcurrently seeds from several DBs at once, as several
 // processes starting together would: exactly one seeds, the others see the
 // table filled and do nothing.
 func TestSeedConcurrently(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
-		const stores, n = 4, 200
-		ss := make([]*sqlstore.Store, stores)
+		const dbs, n = 4, 200
+		ss := make([]*userdb.DB, dbs)
 		for i := range ss {
 			ss[i] = open(t, e, nil)
 		}
-		errs := make(chan error, stores)
+		errs := make(chan error, dbs)
 		for _, s := range ss {
 			go func() { errs <- s.Seed(ctx, n, testEpoch) }()
 		}
-		for range stores {
+		for range dbs {
 			if err := <-errs; err != nil {
 				t.Errorf("Seed: %v", err)
 			}
@@ -138,7 +138,7 @@ func BenchmarkSeed1000(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
-		s, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"), sqlstore.Options{})
+		s, err := userdb.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"), userdb.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

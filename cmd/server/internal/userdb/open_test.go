@@ -1,4 +1,4 @@
-package sqlstore_test
+package userdb_test
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
+	"github.com/larderhq/larder/cmd/server/internal/userdb"
+	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
 )
 
 func TestOpenDSNs(t *testing.T) {
@@ -22,21 +22,21 @@ func TestOpenDSNs(t *testing.T) {
 	tests := []struct {
 		name string
 		dsn  string
-		opts sqlstore.Options
+		opts userdb.Options
 		file string // the SQLite file that must exist afterwards
 	}{
-		{"empty DSN is ./data/larder.db", "", sqlstore.Options{}, filepath.Join(dir, "data", "larder.db")},
-		{"empty DSN with SQLitePath", "", sqlstore.Options{SQLitePath: "other/dir/y.db"}, filepath.Join(dir, "other", "dir", "y.db")},
-		{"sqlite: relative", "sqlite:rel.db", sqlstore.Options{}, filepath.Join(dir, "rel.db")},
-		{"sqlite: absolute", "sqlite:" + abs, sqlstore.Options{}, abs},
-		{"sqlite:// absolute", "sqlite://" + abs2, sqlstore.Options{}, abs2},
-		{"file: with extra parameters", "file:f.db?_pragma=cache_size(-4000)", sqlstore.Options{}, filepath.Join(dir, "f.db")},
-		{"in memory", "sqlite::memory:", sqlstore.Options{}, ""},
+		{"empty DSN is ./data/larder.db", "", userdb.Options{}, filepath.Join(dir, "data", "larder.db")},
+		{"empty DSN with SQLitePath", "", userdb.Options{SQLitePath: "other/dir/y.db"}, filepath.Join(dir, "other", "dir", "y.db")},
+		{"sqlite: relative", "sqlite:rel.db", userdb.Options{}, filepath.Join(dir, "rel.db")},
+		{"sqlite: absolute", "sqlite:" + abs, userdb.Options{}, abs},
+		{"sqlite:// absolute", "sqlite://" + abs2, userdb.Options{}, abs2},
+		{"file: with extra parameters", "file:f.db?_pragma=cache_size(-4000)", userdb.Options{}, filepath.Join(dir, "f.db")},
+		{"in memory", "sqlite::memory:", userdb.Options{}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			s, err := sqlstore.Open(ctx, tt.dsn, tt.opts)
+			s, err := userdb.Open(ctx, tt.dsn, tt.opts)
 			if err != nil {
 				t.Fatalf("Open(%q): %v", tt.dsn, err)
 			}
@@ -56,7 +56,7 @@ func TestOpenDSNs(t *testing.T) {
 					t.Errorf("database file: %v", err)
 				}
 				var mode string
-				if err := s.DB().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+				if err := s.SQL().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 					t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 				}
 			}
@@ -67,7 +67,7 @@ func TestOpenDSNs(t *testing.T) {
 func TestOpenRejectsUnknownDSN(t *testing.T) {
 	t.Parallel()
 	for _, dsn := range []string{"mysql://root@localhost/test", "redis://localhost", "data/larder.db", "sqlite:", "postgres"} {
-		s, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{})
+		s, err := userdb.Open(context.Background(), dsn, userdb.Options{})
 		if err == nil {
 			s.Close()
 			t.Errorf("Open(%q) succeeded, want an error", dsn)
@@ -81,7 +81,7 @@ func TestOpenRejectsUnknownDSN(t *testing.T) {
 
 func TestOpenRedactsPassword(t *testing.T) {
 	t.Parallel()
-	_, err := sqlstore.Open(context.Background(), "mysql://u:secret@localhost/x", sqlstore.Options{})
+	_, err := userdb.Open(context.Background(), "mysql://u:secret@localhost/x", userdb.Options{})
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("error %v reveals the password", err)
 	}
@@ -90,7 +90,7 @@ func TestOpenRedactsPassword(t *testing.T) {
 func TestOpenUnreachablePostgres(t *testing.T) {
 	t.Parallel()
 	// Port 1 on loopback refuses at once.
-	_, err := sqlstore.Open(context.Background(), "postgres://u:secret@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", sqlstore.Options{})
+	_, err := userdb.Open(context.Background(), "postgres://u:secret@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", userdb.Options{})
 	if err == nil {
 		t.Fatal("Open succeeded against a closed port")
 	}
@@ -101,7 +101,7 @@ func TestOpenUnreachablePostgres(t *testing.T) {
 
 func TestPingAndEngine(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		s := open(t, e, nil)
 		if s.Engine() != e.Name {

@@ -1,4 +1,4 @@
-package sqlstore_test
+package userdb_test
 
 import (
 	"context"
@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
 )
 
 func TestDashboardEmpty(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		clock := newClock(testEpoch, 0)
 		s := open(t, e, clock)
@@ -43,7 +43,7 @@ func TestDashboardEmpty(t *testing.T) {
 // right ones.
 func TestDashboardBoundaries(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
 		now := time.Date(2024, time.March, 15, 10, 0, 0, 0, time.UTC)
@@ -113,7 +113,7 @@ func TestDashboardBoundaries(t *testing.T) {
 // with the same figures computed in Go from the users themselves.
 func TestDashboardSeeded(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
 		now := time.Date(2024, time.March, 15, 10, 0, 0, 0, time.UTC)

@@ -1,4 +1,4 @@
-package sqlstore_test
+package userdb_test
 
 import (
 	"context"
@@ -9,22 +9,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb"
+	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
 )
 
 // TestConcurrentAccess runs 32 goroutines mixing every read and write, as a
-// loaded server would, through two Stores on one database (two processes
+// loaded server would, through two DBs on one database (two processes
 // sharing an SQLite file contend on its lock, not only on the write pool),
 // and requires that not one call fails: in particular, no SQLITE_BUSY.
 func TestConcurrentAccess(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
-		stores := []*sqlstore.Store{open(t, e, nil), open(t, e, nil)}
-		if err := stores[0].Seed(ctx, 100, time.Now()); err != nil {
+		dbs := []*userdb.DB{open(t, e, nil), open(t, e, nil)}
+		if err := dbs[0].Seed(ctx, 100, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 
@@ -44,7 +44,7 @@ func TestConcurrentAccess(t *testing.T) {
 		}
 		began := time.Now()
 		for w := range workers {
-			s := stores[w%len(stores)]
+			s := dbs[w%len(dbs)]
 			wg.Go(func() {
 				for r := range rounds {
 					email := fmt.Sprintf("w%d-r%d@example.com", w, r)
@@ -89,7 +89,7 @@ func TestConcurrentAccess(t *testing.T) {
 			busy := strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked")
 			t.Errorf("busy=%v: %v", busy, err)
 		}
-		if got := count(t, stores[1]); got != 100+kept {
+		if got := count(t, dbs[1]); got != 100+kept {
 			t.Errorf("total = %d, want %d", got, 100+kept)
 		}
 	})
@@ -99,7 +99,7 @@ func TestConcurrentAccess(t *testing.T) {
 // context's error rather than hanging or reporting a domain error.
 func TestContextCancelled(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		s := open(t, e, nil)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -115,16 +115,16 @@ func TestContextCancelled(t *testing.T) {
 }
 
 // TestVersionsFollowCommitOrder sends 40 concurrent updates of one user
-// through two Stores on one database: each update gets a version of its
+// through two DBs on one database: each update gets a version of its
 // own, 2 to 41, the user ends at 41 with the bio of the update that got
 // it, and updated_at never goes backwards from one version to the next.
 func TestVersionsFollowCommitOrder(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
-		stores := []*sqlstore.Store{open(t, e, nil), open(t, e, nil)}
-		u := mustCreate(t, stores[0], "hot@example.com")
+		dbs := []*userdb.DB{open(t, e, nil), open(t, e, nil)}
+		u := mustCreate(t, dbs[0], "hot@example.com")
 
 		const writers = 40
 		got := make([]user.User, writers)
@@ -134,7 +134,7 @@ func TestVersionsFollowCommitOrder(t *testing.T) {
 		for i := range writers {
 			wg.Go(func() {
 				<-start
-				got[i], errs[i] = stores[i%2].Update(ctx, u.ID, user.Update{Bio: ptr(fmt.Sprintf("bio-%d", i))})
+				got[i], errs[i] = dbs[i%2].Update(ctx, u.ID, user.Update{Bio: ptr(fmt.Sprintf("bio-%d", i))})
 			})
 		}
 		close(start)
@@ -161,7 +161,7 @@ func TestVersionsFollowCommitOrder(t *testing.T) {
 			}
 			prev = w
 		}
-		final, err := stores[1].Get(ctx, u.ID)
+		final, err := dbs[1].Get(ctx, u.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package sqlstore_test
+package userdb_test
 
 import (
 	"context"
@@ -6,16 +6,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb"
+	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
 )
 
 // TestMigrationsIdempotent opens the same database again and again: the
 // migrations run once, and data survives.
 func TestMigrationsIdempotent(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
 		s := open(t, e, nil)
@@ -38,17 +38,17 @@ func TestMigrationsIdempotent(t *testing.T) {
 // advisory lock must serialise them; on SQLite, BEGIN IMMEDIATE.
 func TestMigrationsConcurrent(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		const opens = 8
 		var wg sync.WaitGroup
-		stores := make([]*sqlstore.Store, opens)
+		dbs := make([]*userdb.DB, opens)
 		errs := make([]error, opens)
 		start := make(chan struct{})
 		for i := range opens {
 			wg.Go(func() {
 				<-start
-				stores[i], errs[i] = sqlstore.Open(context.Background(), e.DSN, sqlstore.Options{})
+				dbs[i], errs[i] = userdb.Open(context.Background(), e.DSN, userdb.Options{})
 			})
 		}
 		close(start)
@@ -58,27 +58,27 @@ func TestMigrationsConcurrent(t *testing.T) {
 				t.Errorf("Open %d: %v", i, err)
 				continue
 			}
-			t.Cleanup(func() { stores[i].Close() })
+			t.Cleanup(func() { dbs[i].Close() })
 		}
 		if t.Failed() {
 			return
 		}
-		checkMigrations(t, stores[0])
-		mustCreate(t, stores[opens-1], "works@example.com")
+		checkMigrations(t, dbs[0])
+		mustCreate(t, dbs[opens-1], "works@example.com")
 	})
 }
 
 // checkMigrations asserts that schema_migrations records each migration
 // exactly once.
-func checkMigrations(t *testing.T, s *sqlstore.Store) {
+func checkMigrations(t *testing.T, s *userdb.DB) {
 	t.Helper()
 	var rows, versions int
-	if err := s.DB().QueryRowContext(context.Background(),
+	if err := s.SQL().QueryRowContext(context.Background(),
 		"SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations").Scan(&rows, &versions); err != nil {
 		t.Fatal(err)
 	}
-	if rows != sqlstore.Migrations || versions != sqlstore.Migrations {
-		t.Errorf("schema_migrations has %d rows, %d versions; want %d and %d", rows, versions, sqlstore.Migrations, sqlstore.Migrations)
+	if rows != userdb.Migrations || versions != userdb.Migrations {
+		t.Errorf("schema_migrations has %d rows, %d versions; want %d and %d", rows, versions, userdb.Migrations, userdb.Migrations)
 	}
 }
 
@@ -87,10 +87,10 @@ func checkMigrations(t *testing.T, s *sqlstore.Store) {
 // start at version 1, and updates count from there.
 func TestMigrateEarlierRelease(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
-		old, err := sqlstore.OpenAt(ctx, e.DSN, sqlstore.Options{}, 1)
+		old, err := userdb.OpenAt(ctx, e.DSN, userdb.Options{}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,14 +123,14 @@ func TestMigrateEarlierRelease(t *testing.T) {
 // migration is recorded.
 func TestMigrateColumnAlreadyThere(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
-		old, err := sqlstore.OpenAt(ctx, e.DSN, sqlstore.Options{}, 1)
+		old, err := userdb.OpenAt(ctx, e.DSN, userdb.Options{}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := old.DB().ExecContext(ctx, "ALTER TABLE users ADD COLUMN version BIGINT NOT NULL DEFAULT 1"); err != nil {
+		if _, err := old.SQL().ExecContext(ctx, "ALTER TABLE users ADD COLUMN version BIGINT NOT NULL DEFAULT 1"); err != nil {
 			t.Fatal(err)
 		}
 		if err := old.Close(); err != nil {

@@ -1,4 +1,4 @@
-package sqlstore_test
+package userdb_test
 
 import (
 	"context"
@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb"
+	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
 )
 
 // testEpoch is the clock's start in most tests: a fixed instant with a
-// nanosecond part, to show that stores keep microseconds and drop the rest.
+// nanosecond part, to show that both engines keep microseconds and drop the rest.
 var testEpoch = time.Date(2024, time.March, 15, 10, 0, 0, 123456789, time.UTC)
 
 // fakeClock is a settable clock that advances by step on every reading, so
@@ -44,14 +44,14 @@ func (c *fakeClock) Set(t time.Time) {
 	c.now = t
 }
 
-// open opens a Store on e with clock c (nil for time.Now), closed at cleanup.
-func open(t *testing.T, e sqltest.Engine, c *fakeClock) *sqlstore.Store {
+// open opens a DB on e with clock c (nil for time.Now), closed at cleanup.
+func open(t *testing.T, e dbtest.Engine, c *fakeClock) *userdb.DB {
 	t.Helper()
-	opts := sqlstore.Options{}
+	opts := userdb.Options{}
 	if c != nil {
 		opts.Clock = c.Now
 	}
-	s, err := sqlstore.Open(context.Background(), e.DSN, opts)
+	s, err := userdb.Open(context.Background(), e.DSN, opts)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", e.Name, err)
 	}
@@ -64,7 +64,7 @@ func open(t *testing.T, e sqltest.Engine, c *fakeClock) *sqlstore.Store {
 }
 
 // mustCreate creates a user with the given email and a name derived from it.
-func mustCreate(t *testing.T, s *sqlstore.Store, email string) user.User {
+func mustCreate(t *testing.T, s *userdb.DB, email string) user.User {
 	t.Helper()
 	u, err := s.Create(context.Background(), user.NewUser{Name: "User " + email, Email: email, Bio: "bio of " + email})
 	if err != nil {
@@ -92,7 +92,7 @@ func ids(users []user.User) []int64 {
 	return out
 }
 
-func count(t *testing.T, s *sqlstore.Store) int {
+func count(t *testing.T, s *userdb.DB) int {
 	t.Helper()
 	p, err := s.List(context.Background(), 1, 1)
 	if err != nil {

@@ -1,4 +1,4 @@
-package sqlstore
+package userdb
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // Dashboard implements user.Service. Its four aggregates come from one
 // read-only snapshot, so they agree with each other; the days without
 // signups, which GROUP BY does not report, are filled with zeros in Go.
-func (s *Store) Dashboard(ctx context.Context) (user.Dashboard, error) {
+func (s *DB) Dashboard(ctx context.Context) (user.Dashboard, error) {
 	now := s.now()
 	start, days := user.SignupDays(now)
 	end := start.AddDate(0, 0, user.DashboardDays)
@@ -48,7 +48,7 @@ func (s *Store) Dashboard(ctx context.Context) (user.Dashboard, error) {
 // signupsByDay sets, in days, the number of users created on each UTC day
 // in [start, end), using the dialect's day truncation; index maps a day's
 // "YYYY-MM-DD" to its entry.
-func (s *Store) signupsByDay(ctx context.Context, tx *sql.Tx, start, end time.Time, days []user.DayCount, index map[string]int) error {
+func (s *DB) signupsByDay(ctx context.Context, tx *sql.Tx, start, end time.Time, days []user.DayCount, index map[string]int) error {
 	rows, err := tx.QueryContext(ctx,
 		"SELECT "+s.d.dayExpr+" AS day, COUNT(*) FROM users WHERE created_at >= $1 AND created_at < $2 GROUP BY day",
 		s.d.timeArg(start), s.d.timeArg(end))

@@ -1,4 +1,4 @@
-package sqlstore_test
+package userdb_test
 
 import (
 	"context"
@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
 )
 
 func TestList(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
 		s := open(t, e, nil)
@@ -79,7 +79,7 @@ func TestList(t *testing.T) {
 
 func TestRecent(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
 		clock := newClock(testEpoch, 0)

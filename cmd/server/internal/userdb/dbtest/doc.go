@@ -1,5 +1,5 @@
-// Package sqltest gives tests a fresh, empty database on each engine that
-// package sqlstore supports, and removes it when the test ends.
+// Package dbtest gives tests a fresh, empty database on each engine that
+// package userdb supports, and removes it when the test ends.
 //
 // SQLite databases are files in the test's temporary directory. PostgreSQL
 // databases are schemas of one server: each call creates a schema with a
@@ -15,11 +15,11 @@
 // A typical test runs one body per engine:
 //
 //	func TestThing(t *testing.T) {
-//		sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
-//			st, err := sqlstore.Open(t.Context(), e.DSN, sqlstore.Options{})
+//		dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
+//			db, err := userdb.Open(t.Context(), e.DSN, userdb.Options{})
 //			…
 //		})
 //	}
 //
 // The functions are safe to call from parallel tests.
-package sqltest
+package dbtest

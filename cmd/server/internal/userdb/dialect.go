@@ -1,4 +1,4 @@
-package sqlstore
+package userdb
 
 import (
 	"context"
@@ -151,6 +151,9 @@ func postgresDialect() dialect {
 }
 
 // migrationLockKey derives the advisory lock key of a schema's migrations.
+// The seed keeps the package's former name, sqlstore: a new key would let
+// a process of an older release migrate alongside this one during a
+// rolling deploy, as each would hold a different lock.
 func migrationLockKey(schema string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("larder/sqlstore/migrations\x00" + schema))
@@ -173,11 +176,11 @@ func (d dbTime) Scan(src any) error {
 	case []byte:
 		s = string(v)
 	default:
-		return fmt.Errorf("sqlstore: cannot scan %T into a timestamp", src)
+		return fmt.Errorf("userdb: cannot scan %T into a timestamp", src)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return fmt.Errorf("sqlstore: bad timestamp %q: %w", s, err)
+		return fmt.Errorf("userdb: bad timestamp %q: %w", s, err)
 	}
 	*d.t = t.UTC()
 	return nil

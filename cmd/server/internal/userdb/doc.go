@@ -1,5 +1,6 @@
-// Package sqlstore stores the reference service's users in SQLite or
-// PostgreSQL and implements user.Service on them.
+// Package userdb keeps the reference service's users in SQLite or
+// PostgreSQL and implements user.Service on them. It is the service's
+// database of record, not a larder.Store: the cache sits in front of it.
 //
 // Open chooses the engine from a DSN: an empty one is an SQLite file under
 // ./data, so that the service runs with no setup, and a postgres:// URL is
@@ -26,13 +27,13 @@
 //
 // # Concurrency
 //
-// A Store is safe for concurrent use by many goroutines. On SQLite, which
-// allows one writer at a time per file, a Store writes through a pool of one
+// A DB is safe for concurrent use by many goroutines. On SQLite, which
+// allows one writer at a time per file, a DB writes through a pool of one
 // connection and reads through a separate pool of read-only connections; in
 // WAL mode readers see a consistent snapshot and never wait for the writer,
 // and writers of one process queue for the connection in Go instead of
 // contending for the file lock, so concurrent requests do not fail with
 // SQLITE_BUSY. Write transactions begin IMMEDIATE and every connection waits
-// up to five seconds for another process's lock. On PostgreSQL a Store is an
+// up to five seconds for another process's lock. On PostgreSQL a DB is an
 // ordinary connection pool.
-package sqlstore
+package userdb

@@ -1,4 +1,4 @@
-package sqltest
+package dbtest
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func defaultPostgresURLs() []string {
 type Engine struct {
 	// Name is SQLiteEngine or PostgresEngine; Run uses it as the subtest name.
 	Name string
-	// DSN is what sqlstore.Open takes to reach the database.
+	// DSN is what userdb.Open takes to reach the database.
 	DSN string
 }
 
@@ -74,9 +74,9 @@ func Engines(t testing.TB) []Engine {
 	case err == nil:
 		engines = append(engines, e)
 	case InCI():
-		t.Fatalf("sqltest: PostgreSQL is required when CI=true: %v", err)
+		t.Fatalf("dbtest: PostgreSQL is required when CI=true: %v", err)
 	default:
-		t.Logf("sqltest: leaving PostgreSQL out: %v", err)
+		t.Logf("dbtest: leaving PostgreSQL out: %v", err)
 	}
 	return engines
 }
@@ -97,9 +97,9 @@ func InCI() bool { return os.Getenv("CI") == "true" }
 func unavailable(t testing.TB, err error) {
 	t.Helper()
 	if InCI() {
-		t.Fatalf("sqltest: PostgreSQL is required when CI=true: %v", err)
+		t.Fatalf("dbtest: PostgreSQL is required when CI=true: %v", err)
 	}
-	t.Skipf("sqltest: PostgreSQL unavailable, skipping (set DATABASE_URL or start a server on 127.0.0.1:5432): %v", err)
+	t.Skipf("dbtest: PostgreSQL unavailable, skipping (set DATABASE_URL or start a server on 127.0.0.1:5432): %v", err)
 }
 
 // postgres connects to the first server that answers, creates a schema with
@@ -127,7 +127,7 @@ func postgres(t testing.TB) (Engine, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if _, err := admin.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Errorf("sqltest: drop schema %s (did the test leave a transaction open?): %v", schema, err)
+			t.Errorf("dbtest: drop schema %s (did the test leave a transaction open?): %v", schema, err)
 		}
 	})
 

@@ -1,4 +1,4 @@
-package sqlstore
+package userdb
 
 import (
 	"context"
@@ -85,20 +85,20 @@ func missingColumn(ctx context.Context, tx *sql.Tx, d dialect, table, column str
 // inside its transaction, so it runs exactly once.
 // Migrations after version upto are left out: Open applies them all, tests
 // stop early to build the database an earlier release left.
-func (s *Store) migrate(ctx context.Context, upto int) (err error) {
+func (s *DB) migrate(ctx context.Context, upto int) (err error) {
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", err)
+		return fmt.Errorf("userdb: migrate: %w", err)
 	}
 	defer conn.Close()
 
 	unlock, err := s.d.lockMigrations(ctx, conn)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", err)
+		return fmt.Errorf("userdb: migrate: %w", err)
 	}
 	defer func() {
 		if uerr := unlock(); uerr != nil {
-			err = errors.Join(err, fmt.Errorf("sqlstore: migrate: %w", uerr))
+			err = errors.Join(err, fmt.Errorf("userdb: migrate: %w", uerr))
 		}
 	}()
 
@@ -109,7 +109,7 @@ func (s *Store) migrate(ctx context.Context, upto int) (err error) {
 		name TEXT NOT NULL,
 		applied_at `+s.d.timestampType+` NOT NULL
 	)`); err != nil {
-		return fmt.Errorf("sqlstore: migrate: create schema_migrations: %w", err)
+		return fmt.Errorf("userdb: migrate: create schema_migrations: %w", err)
 	}
 
 	all := migrations()
@@ -119,10 +119,10 @@ func (s *Store) migrate(ctx context.Context, upto int) (err error) {
 		}
 		applied, err := s.applyMigration(ctx, conn, m)
 		if err != nil {
-			return fmt.Errorf("sqlstore: migrate: version %d (%s): %w", m.version, m.name, err)
+			return fmt.Errorf("userdb: migrate: version %d (%s): %w", m.version, m.name, err)
 		}
 		if applied {
-			s.logger.InfoContext(ctx, "sqlstore: applied migration", "engine", s.d.name, "version", m.version, "name", m.name)
+			s.logger.InfoContext(ctx, "userdb: applied migration", "engine", s.d.name, "version", m.version, "name", m.name)
 		}
 	}
 
@@ -131,17 +131,17 @@ func (s *Store) migrate(ctx context.Context, upto int) (err error) {
 	// refuse to start in the middle of a rolling deployment.
 	var latest sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&latest); err != nil {
-		return fmt.Errorf("sqlstore: migrate: read version: %w", err)
+		return fmt.Errorf("userdb: migrate: read version: %w", err)
 	}
 	if known := all[len(all)-1].version; latest.Int64 > int64(known) {
-		s.logger.WarnContext(ctx, "sqlstore: database schema is newer than this release", "engine", s.d.name, "database_version", latest.Int64, "known_version", known)
+		s.logger.WarnContext(ctx, "userdb: database schema is newer than this release", "engine", s.d.name, "database_version", latest.Int64, "known_version", known)
 	}
 	return nil
 }
 
 // applyMigration runs m in a transaction unless schema_migrations records it
 // already, and reports whether it ran.
-func (s *Store) applyMigration(ctx context.Context, conn *sql.Conn, m migration) (applied bool, err error) {
+func (s *DB) applyMigration(ctx context.Context, conn *sql.Conn, m migration) (applied bool, err error) {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err

@@ -1,4 +1,4 @@
-package sqlstore_test
+package userdb_test
 
 import (
 	"context"
@@ -6,15 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/larderhq/larder/cmd/server/internal/sqlstore/sqltest"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
 )
 
 func ptr(s string) *string { return &s }
 
 func TestCRUD(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
 		clock := newClock(testEpoch, time.Second)
@@ -119,7 +119,7 @@ func checkTime(t *testing.T, what string, ts time.Time) {
 
 func TestNotFound(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
 		s := open(t, e, nil)
@@ -138,7 +138,7 @@ func TestNotFound(t *testing.T) {
 
 func TestValidationErrors(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
 		s := open(t, e, nil)
@@ -193,7 +193,7 @@ func TestValidationErrors(t *testing.T) {
 
 func TestDuplicateEmail(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
 		s := open(t, e, nil)
@@ -245,7 +245,7 @@ func TestDuplicateEmail(t *testing.T) {
 // or clocks disagree) keeps updated_at and still bumps the version.
 func TestUpdatedAtNeverGoesBack(t *testing.T) {
 	t.Parallel()
-	sqltest.Run(t, func(t *testing.T, e sqltest.Engine) {
+	dbtest.Run(t, func(t *testing.T, e dbtest.Engine) {
 		t.Parallel()
 		ctx := context.Background()
 		clock := newClock(testEpoch, time.Second)

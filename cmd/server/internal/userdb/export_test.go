@@ -1,4 +1,4 @@
-package sqlstore
+package userdb
 
 import "context"
 
@@ -7,6 +7,6 @@ var Migrations = len(migrations())
 
 // OpenAt is Open with the migrations up to version upto only: the database
 // an earlier release leaves.
-func OpenAt(ctx context.Context, dsn string, opts Options, upto int) (*Store, error) {
+func OpenAt(ctx context.Context, dsn string, opts Options, upto int) (*DB, error) {
 	return open(ctx, dsn, opts, upto)
 }
