@@ -39,7 +39,7 @@ func TestRecordAllocs(t *testing.T) {
 }
 
 func BenchmarkRecord(b *testing.B) {
-	rec, err := prommetrics.New(nil, prommetrics.Options{})
+	rec, err := prommetrics.NewRecorder(nil, prommetrics.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

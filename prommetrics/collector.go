@@ -14,7 +14,7 @@ type cacheCollector struct {
 	info        *prometheus.Desc
 }
 
-// NewCacheCollector returns a prometheus.Collector of gauges read from c
+// NewCollector returns a prometheus.Collector of gauges read from c
 // each time it is scraped:
 //
 //	larder_cache_breaker_open{cache_namespace}      1 while the circuit breaker is open, else 0
@@ -34,7 +34,7 @@ type cacheCollector struct {
 // reads counters with atomic loads and never calls the store, so a scrape
 // costs the same whether the store is healthy or not. The collector is
 // safe for concurrent use.
-func NewCacheCollector(c *larder.Cache) prometheus.Collector {
+func NewCollector(c *larder.Cache) prometheus.Collector {
 	labels := prometheus.Labels{"cache_namespace": c.Namespace()}
 	name := func(n string) string { return prometheus.BuildFQName(DefaultNamespace, "cache", n) }
 	return &cacheCollector{

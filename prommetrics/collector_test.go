@@ -89,7 +89,7 @@ larder_cache_info{cache_namespace="larder",mode="custom"} 1
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cc := prommetrics.NewCacheCollector(tt.cache(t))
+			cc := prommetrics.NewCollector(tt.cache(t))
 			if err := testutil.CollectAndCompare(cc, strings.NewReader(collectorHelp+tt.want)); err != nil {
 				t.Error(err)
 			}
@@ -108,18 +108,18 @@ func TestCacheCollectorRegistration(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	a := newCache(t, larder.Options{Namespace: "a"})
 	b := newCache(t, larder.Options{Namespace: "b"})
-	if err := reg.Register(prommetrics.NewCacheCollector(a)); err != nil {
+	if err := reg.Register(prommetrics.NewCollector(a)); err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.Register(prommetrics.NewCacheCollector(b)); err != nil {
+	if err := reg.Register(prommetrics.NewCollector(b)); err != nil {
 		t.Fatalf("a second cache with another namespace: %v", err)
 	}
-	err := reg.Register(prommetrics.NewCacheCollector(newCache(t, larder.Options{Namespace: "a"})))
+	err := reg.Register(prommetrics.NewCollector(newCache(t, larder.Options{Namespace: "a"})))
 	if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
 		t.Errorf("a second cache with the same namespace: error %v, want an AlreadyRegisteredError", err)
 	}
 	// The Recorder's metrics and the collector's share a registry.
-	if _, err := prommetrics.New(reg, prommetrics.Options{}); err != nil {
+	if _, err := prommetrics.NewRecorder(reg, prommetrics.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := reg.Gather(); err != nil {

@@ -16,24 +16,25 @@
 // duration.
 //
 // Record runs on the caller's goroutine for every cache call, so it takes
-// no lock and allocates nothing: New resolves every combination of labels
-// once, up front, into arrays indexed by the enum values, and Record only
-// indexes them and updates the series atomically. Looking series up by
+// no lock and allocates nothing: NewRecorder resolves every combination of
+// labels once, up front, into arrays indexed by the enum values, and Record
+// only indexes them and updates the series atomically. Looking series up by
 // label values on each event, the usual way, costs several times as much
 // (see BenchmarkRecord and BenchmarkRecordBaseline). Creating every series
 // up front also means that each one is exported from the start, at zero,
 // so that rate() and alerts on absent series work from the first scrape.
 //
-// NewCacheCollector adds gauges read from a Cache at scrape time (breaker
-// state, hit ratio, mode), for what events cannot tell.
+// NewRecorder's counterpart, NewCollector, adds gauges read from a Cache at
+// scrape time (breaker state, hit ratio, mode), for what events cannot
+// tell.
 //
 // Wire both up in main:
 //
-//	rec, err := prommetrics.New(prometheus.DefaultRegisterer, prommetrics.Options{})
+//	rec, err := prommetrics.NewRecorder(prometheus.DefaultRegisterer, prommetrics.Options{})
 //	…
 //	c, err := larder.New(larder.Options{Store: store, Recorder: rec})
 //	…
-//	prometheus.MustRegister(prommetrics.NewCacheCollector(c))
+//	prometheus.MustRegister(prommetrics.NewCollector(c))
 //
 // Everything in this package is safe for concurrent use by multiple
 // goroutines.

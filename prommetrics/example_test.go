@@ -14,11 +14,11 @@ import (
 	"github.com/larderhq/larder/prommetrics"
 )
 
-func ExampleNew() {
+func ExampleNewRecorder() {
 	ctx := context.Background()
 	// A service passes prometheus.DefaultRegisterer, or its own registry.
 	reg := prometheus.NewRegistry()
-	rec, err := prommetrics.New(reg, prommetrics.Options{})
+	rec, err := prommetrics.NewRecorder(reg, prommetrics.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func ExampleNew() {
 	// larder_cache_operations_total{op="set",outcome="ok",tier="store"} 1
 }
 
-func ExampleNewCacheCollector() {
+func ExampleNewCollector() {
 	c, err := larder.New(larder.Options{Namespace: "myapp"}) // off mode
 	if err != nil {
 		log.Fatal(err)
@@ -66,7 +66,7 @@ func ExampleNewCacheCollector() {
 	defer c.Close()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prommetrics.NewCacheCollector(c))
+	reg.MustRegister(prommetrics.NewCollector(c))
 
 	families, err := reg.Gather()
 	if err != nil {

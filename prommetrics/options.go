@@ -26,7 +26,7 @@ func DefaultBuckets() []float64 {
 	}
 }
 
-// Options configures New. The zero value is ready to use.
+// Options configures NewRecorder. The zero value is ready to use.
 type Options struct {
 	// Namespace is the first part of every metric name, as in
 	// prometheus.Opts: "<Namespace>_cache_operations_total". It is not the

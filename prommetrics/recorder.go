@@ -10,14 +10,14 @@ import (
 // Recorder is a telemetry.Recorder that counts cache operations and their
 // durations in Prometheus metrics; see the package documentation for the
 // metrics. It is also a prometheus.Collector of those metrics, registered
-// by New. Create one with New and set it as larder.Options.Recorder. All
-// methods are safe for concurrent use.
+// by NewRecorder. Create one with NewRecorder and set it as
+// larder.Options.Recorder. All methods are safe for concurrent use.
 type Recorder struct {
 	ops       *prometheus.CounterVec
 	durations *prometheus.HistogramVec
 
-	// The children of ops and durations, resolved once in New so that
-	// Record needs no label look-up: counters is indexed by
+	// The children of ops and durations, resolved once in NewRecorder so
+	// that Record needs no label look-up: counters is indexed by
 	// (tier*nOps+op)*nOutcomes+outcome, observers by tier*nOps+op.
 	counters  []prometheus.Counter
 	observers []prometheus.Observer
@@ -31,15 +31,15 @@ var (
 	_ prometheus.Collector = (*Recorder)(nil)
 )
 
-// New returns a Recorder configured by opts and registers its metrics with
-// reg. A nil reg registers nothing, for callers who register the Recorder
-// (a prometheus.Collector) themselves. New returns an error for invalid
-// options (metric or label names Prometheus refuses, a reserved label in
-// ConstLabels, unordered buckets) and the registration error, which
-// wraps prometheus.AlreadyRegisteredError when reg already holds metrics
-// of the same names and const labels, as happens when two Recorders with
-// the same options share a registry.
-func New(reg prometheus.Registerer, opts Options) (*Recorder, error) {
+// NewRecorder returns a Recorder configured by opts and registers its
+// metrics with reg. A nil reg registers nothing, for callers who register
+// the Recorder (a prometheus.Collector) themselves. NewRecorder returns an
+// error for invalid options (metric or label names Prometheus refuses, a
+// reserved label in ConstLabels, unordered buckets) and the registration
+// error, which wraps prometheus.AlreadyRegisteredError when reg already
+// holds metrics of the same names and const labels, as happens when two
+// Recorders with the same options share a registry.
+func NewRecorder(reg prometheus.Registerer, opts Options) (*Recorder, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
@@ -62,8 +62,8 @@ func New(reg prometheus.Registerer, opts Options) (*Recorder, error) {
 	opsLabels := []string{"tier", "op", "outcome"}
 	durLabels := []string{"tier", "op"}
 	// The vectors record invalid names in their descriptors and report them
-	// only at registration, which a nil reg skips; checking here makes New
-	// the one place that reports them.
+	// only at registration, which a nil reg skips; checking here makes
+	// NewRecorder the one place that reports them.
 	for _, d := range []*prometheus.Desc{
 		prometheus.NewDesc(prometheus.BuildFQName(o.Namespace, opsOpts.Subsystem, opsOpts.Name), opsOpts.Help, opsLabels, o.ConstLabels),
 		prometheus.NewDesc(prometheus.BuildFQName(o.Namespace, durOpts.Subsystem, durOpts.Name), durOpts.Help, durLabels, o.ConstLabels),

@@ -29,7 +29,7 @@ func enumSize(name func(int) string) int {
 func newRecorder(t *testing.T, opts prommetrics.Options) (*prommetrics.Recorder, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	rec, err := prommetrics.New(reg, opts)
+	rec, err := prommetrics.NewRecorder(reg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,10 +199,10 @@ func TestNewOptions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := prometheus.NewPedanticRegistry()
-			rec, err := prommetrics.New(reg, tt.opts)
+			rec, err := prommetrics.NewRecorder(reg, tt.opts)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("New: error %v, want one containing %q", err, tt.wantErr)
+					t.Fatalf("NewRecorder: error %v, want one containing %q", err, tt.wantErr)
 				}
 				return
 			}
@@ -239,21 +239,21 @@ func TestNewCopiesBuckets(t *testing.T) {
 func TestRegistration(t *testing.T) {
 	t.Run("same options twice", func(t *testing.T) {
 		reg := prometheus.NewRegistry()
-		if _, err := prommetrics.New(reg, prommetrics.Options{}); err != nil {
+		if _, err := prommetrics.NewRecorder(reg, prommetrics.Options{}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := prommetrics.New(reg, prommetrics.Options{})
+		_, err := prommetrics.NewRecorder(reg, prommetrics.Options{})
 		if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
-			t.Errorf("second New: error %v, want an AlreadyRegisteredError", err)
+			t.Errorf("second NewRecorder: error %v, want an AlreadyRegisteredError", err)
 		}
 	})
 	t.Run("two caches told apart by const labels", func(t *testing.T) {
 		reg := prometheus.NewPedanticRegistry()
-		a, err := prommetrics.New(reg, prommetrics.Options{ConstLabels: prometheus.Labels{"cache": "a"}})
+		a, err := prommetrics.NewRecorder(reg, prommetrics.Options{ConstLabels: prometheus.Labels{"cache": "a"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := prommetrics.New(reg, prommetrics.Options{ConstLabels: prometheus.Labels{"cache": "b"}}); err != nil {
+		if _, err := prommetrics.NewRecorder(reg, prommetrics.Options{ConstLabels: prometheus.Labels{"cache": "b"}}); err != nil {
 			t.Fatal(err)
 		}
 		a.Record(telemetry.Event{Tier: telemetry.TierStore, Op: telemetry.OpGet, Outcome: telemetry.OutcomeHit})
@@ -266,7 +266,7 @@ func TestRegistration(t *testing.T) {
 		}
 	})
 	t.Run("nil registerer", func(t *testing.T) {
-		rec, err := prommetrics.New(nil, prommetrics.Options{})
+		rec, err := prommetrics.NewRecorder(nil, prommetrics.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

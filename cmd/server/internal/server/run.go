@@ -56,7 +56,7 @@ func Run(ctx context.Context, s Settings, logOut io.Writer, hooks Hooks) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rec, err := prommetrics.New(reg, prommetrics.Options{})
+	rec, err := prommetrics.NewRecorder(reg, prommetrics.Options{})
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -65,7 +65,7 @@ func Run(ctx context.Context, s Settings, logOut io.Writer, hooks Hooks) error {
 		return fmt.Errorf("open cache: %w", err)
 	}
 	defer closeLogged(log, "cache", cache)
-	if err := reg.Register(prommetrics.NewCacheCollector(cache)); err != nil {
+	if err := reg.Register(prommetrics.NewCollector(cache)); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	if hooks.Cache != nil {
