@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/telemetry"
 	"go.uber.org/goleak"
@@ -73,8 +74,8 @@ func TestNamespaceAndRoundTrip(t *testing.T) {
 	if got := f.keys(); len(got) != 1 || got[0] != "app:user:1" {
 		t.Fatalf("store keys = %q, want [app:user:1]", got)
 	}
-	if f.ttls["app:user:1"] != larder.DefaultTTL {
-		t.Fatalf("ttl = %v, want default %v", f.ttls["app:user:1"], larder.DefaultTTL)
+	if f.ttl("app:user:1") != larder.DefaultTTL {
+		t.Fatalf("ttl = %v, want default %v", f.ttl("app:user:1"), larder.DefaultTTL)
 	}
 	var u user
 	if ok, err := c.Get(ctx, "user:1", &u); !ok || err != nil || u != (user{1, "Ada"}) {
@@ -179,7 +180,7 @@ func TestSubMillisecondTTLRoundsUp(t *testing.T) {
 	if err := c.Set(context.Background(), "k", 1, time.Microsecond); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.ttls["larder:k"]; got != time.Millisecond {
+	if got := f.ttl("larder:k"); got != time.Millisecond {
 		t.Fatalf("ttl = %v, want 1ms", got)
 	}
 }
@@ -395,7 +396,7 @@ func TestFailureLogsAreRateLimited(t *testing.T) {
 	f := newFakeStore()
 	f.fail.Store(true)
 	var logs countingHandler
-	clock := &fakeClock{now: time.Unix(0, 0)}
+	clock := cachetest.NewClock(time.Unix(0, 0))
 	c := newCache(t, larder.Options{
 		Store: f, BreakerThreshold: 1000, LogInterval: time.Minute,
 		Logger: newLogger(&logs), Clock: clock, LocalMaxBytes: -1,
@@ -406,7 +407,7 @@ func TestFailureLogsAreRateLimited(t *testing.T) {
 	if n := logs.n.Load(); n != 1 {
 		t.Fatalf("%d log records for 50 failures in one interval, want 1", n)
 	}
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 	_, _ = c.Get(context.Background(), "k", new(int))
 	if n := logs.n.Load(); n != 2 {
 		t.Fatalf("%d log records after the interval, want 2", n)

@@ -2,22 +2,22 @@ package larder_test
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/telemetry"
 )
 
-// fakeStore is a map-backed Store for unit tests of the Cache's own logic
-// (namespacing, fail-open, breaker, stats). Real stores are proven by the
+// fakeStore is a Store for unit tests of the Cache's own logic
+// (namespacing, fail-open, breaker, stats): the kit's MapStore behind
+// driver.Store alone, on a clock that never moves, so that entries never
+// expire, and with switches that break it. Real stores are proven by the
 // cachetest contract suite against memstore and a real redis-server.
 type fakeStore struct {
+	m     *cachetest.MapStore
 	mu    sync.Mutex
-	data  map[string][]byte
-	ttls  map[string]time.Duration
 	last  string // last pattern passed to Clear
 	calls atomic.Int64
 
@@ -32,7 +32,7 @@ type brokenError struct{}
 func (*brokenError) Error() string { return "fake: broken" }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{data: map[string][]byte{}, ttls: map[string]time.Duration{}}
+	return &fakeStore{m: cachetest.NewMapStore(cachetest.NewClock(time.Time{}))}
 }
 
 func (f *fakeStore) enter(ctx context.Context) error {
@@ -51,85 +51,52 @@ func (f *fakeStore) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := f.enter(ctx); err != nil {
 		return nil, err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v, ok := f.data[key]
-	if !ok {
-		return nil, larder.ErrNotFound
-	}
-	return append([]byte(nil), v...), nil
+	return f.m.Get(ctx, key)
 }
 
 func (f *fakeStore) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := f.enter(ctx); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.data[key] = append([]byte(nil), value...)
-	f.ttls[key] = ttl
-	return nil
+	return f.m.Set(ctx, key, value, ttl)
 }
 
 func (f *fakeStore) Delete(ctx context.Context, keys ...string) (int, error) {
 	if err := f.enter(ctx); err != nil {
 		return 0, err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, k := range keys {
-		if _, ok := f.data[k]; ok {
-			delete(f.data, k)
-			n++
-		}
-	}
-	return n, nil
+	return f.m.Delete(ctx, keys...)
 }
 
 func (f *fakeStore) Exists(ctx context.Context, key string) (bool, error) {
 	if err := f.enter(ctx); err != nil {
 		return false, err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, ok := f.data[key]
-	return ok, nil
+	return f.m.Exists(ctx, key)
 }
 
-// Clear understands only a trailing "*", which is all these tests need; it
-// records the pattern so tests can check what the Cache sent.
+// Clear records the pattern so tests can check what the Cache sent.
 func (f *fakeStore) Clear(ctx context.Context, pattern string) (int, error) {
 	if err := f.enter(ctx); err != nil {
 		return 0, err
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.last = pattern
-	prefix, _ := strings.CutSuffix(pattern, "*")
-	prefix = strings.ReplaceAll(prefix, `\`, "")
-	n := 0
-	for k := range f.data {
-		if strings.HasPrefix(k, prefix) {
-			delete(f.data, k)
-			n++
-		}
-	}
-	return n, nil
+	f.mu.Unlock()
+	return f.m.Clear(ctx, pattern)
 }
 
 func (f *fakeStore) Ping(ctx context.Context) error { return f.enter(ctx) }
 
+// Close leaves the store usable: tests read it after the Cache closed it.
 func (f *fakeStore) Close() error { return nil }
 
-func (f *fakeStore) keys() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]string, 0, len(f.data))
-	for k := range f.data {
-		out = append(out, k)
-	}
-	return out
+func (f *fakeStore) keys() []string { return f.m.Keys() }
+
+// ttl is the TTL of key's entry, which the store's clock never shortens.
+func (f *fakeStore) ttl(key string) time.Duration {
+	d, _ := f.m.TTL(key)
+	return d
 }
 
 // recorder collects Events.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
@@ -289,7 +290,7 @@ func TestLeaseDeadHolderBlocksAtMostTTL(t *testing.T) {
 // clockedInstances is instances with, in memory mode, the store and both
 // Caches on clk, so that the test decides when a lease expires. In redis
 // mode the Caches keep the system clock: Redis expires keys by its own.
-func clockedInstances(t *testing.T, mode string, clk *fakeClock) (a, b *larder.Cache) {
+func clockedInstances(t *testing.T, mode string, clk *cachetest.Clock) (a, b *larder.Cache) {
 	t.Helper()
 	if mode != "memory" {
 		return instances(t, mode)
@@ -306,10 +307,10 @@ func clockedInstances(t *testing.T, mode string, clk *fakeClock) (a, b *larder.C
 // its TTL would: in memory mode by moving clk past deadLeaseTTL; in redis
 // mode, after checking that Redis holds the lease with a TTL of at most
 // deadLeaseTTL, by ending that TTL now.
-func expireLease(t *testing.T, mode string, clk *fakeClock, c *larder.Cache, key string) {
+func expireLease(t *testing.T, mode string, clk *cachetest.Clock, c *larder.Cache, key string) {
 	t.Helper()
 	if mode == "memory" {
-		clk.advance(deadLeaseTTL + time.Millisecond)
+		clk.Advance(deadLeaseTTL + time.Millisecond)
 		return
 	}
 	rc := c.Store().(*redisstore.Store).Client()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
@@ -85,7 +86,7 @@ const (
 // store reads clk too), with a budget no loaded machine exceeds: a store
 // call abandoned at the budget fails open and loads around the cache, by
 // design, which is not what the tests that use it count.
-func clockedCache(t *testing.T, name string, clk *fakeClock) *larder.Cache {
+func clockedCache(t *testing.T, name string, clk *cachetest.Clock) *larder.Cache {
 	t.Helper()
 	o := larder.Options{Clock: clk, Timeout: 10 * time.Second}
 	switch name {
@@ -141,7 +142,7 @@ func TestNegativeCaching(t *testing.T) {
 				// first; they run concurrently, and the clock stands
 				// still until all have answered.
 				if round > 0 {
-					clk.advance(negWorkers * every)
+					clk.Advance(negWorkers * every)
 				}
 				var wg sync.WaitGroup
 				for i := round * negWorkers; i < min((round+1)*negWorkers, negRequests); i++ {

@@ -204,7 +204,7 @@ func TestRegressTrackingCoverage(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.refuse {
-				clk.advance(time.Second + time.Millisecond)
+				clk.Advance(time.Second + time.Millisecond)
 				if ok, _ := a.Get(ctx, "k", &got); !ok || got != "v2" {
 					t.Errorf("past LocalFallbackTTL a serves %q (hit %v); want v2, written elsewhere", got, ok)
 				}

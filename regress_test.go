@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/memstore"
@@ -315,7 +316,7 @@ func TestRegressStaleIfErrorAfterDelete(t *testing.T) {
 			if _, err := larder.Fetch(ctx, c, "user:1", func(context.Context) (user, error) { return old, nil }, opts...); err != nil {
 				t.Fatal(err)
 			}
-			clk.advance(61 * time.Second) // expired, inside the stale-if-error window
+			clk.Advance(61 * time.Second) // expired, inside the stale-if-error window
 
 			boom := errors.New("database down")
 			var loads atomic.Int64
@@ -372,7 +373,7 @@ func TestRegressStaleIfErrorAfterDelete(t *testing.T) {
 
 // skewedClock is a clock that runs d ahead of base.
 type skewedClock struct {
-	base *fakeClock
+	base *cachetest.Clock
 	d    time.Duration
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/internal/redistest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
@@ -18,7 +19,7 @@ import (
 // leave the store when clk passes their TTL; Redis expires entries by its
 // own clock, so there they outlive the injected time and the envelope's
 // expiries alone decide.
-func clockedModes(clk *fakeClock) map[string]func(t *testing.T) *larder.Cache {
+func clockedModes(clk *cachetest.Clock) map[string]func(t *testing.T) *larder.Cache {
 	return map[string]func(t *testing.T) *larder.Cache{
 		"memory": func(t *testing.T) *larder.Cache {
 			s, err := memstore.New(memstore.Options{Clock: clk})
@@ -38,8 +39,8 @@ func clockedModes(clk *fakeClock) map[string]func(t *testing.T) *larder.Cache {
 	}
 }
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+func newFakeClock() *cachetest.Clock {
+	return cachetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // TestStaleIfError is the stale-if-error line: with the loader failing,
@@ -80,7 +81,7 @@ func TestStaleIfError(t *testing.T) {
 				{121 * time.Second, false},
 				{130 * time.Second, false},
 			} {
-				clk.advance(start.Add(step.at).Sub(clk.Now()))
+				clk.Advance(start.Add(step.at).Sub(clk.Now()))
 				before := loads.Load()
 				u, err := larder.Fetch(ctx, c, "user:1", load, opts...)
 				t.Logf("%s: after %v: %+v, %v (loads %d)", name, step.at, u, err, loads.Load()-before)
@@ -107,7 +108,7 @@ func TestStaleIfError(t *testing.T) {
 			if u, err := larder.Fetch(ctx, c, "user:1", load, opts...); err != nil || u.Name != "Ada" {
 				t.Fatalf("after recovery: %+v, %v", u, err)
 			}
-			clk.advance(30 * time.Second)
+			clk.Advance(30 * time.Second)
 			before := loads.Load()
 			if u, err := larder.Fetch(ctx, c, "user:1", load, opts...); err != nil || u.Name != "Ada" || loads.Load() != before {
 				t.Fatalf("a hit after recovery: %+v, %v, %d loads", u, err, loads.Load()-before)
@@ -140,7 +141,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 				t.Fatalf("first Fetch = %d, %v", v, err)
 			}
 			version.Store(2)
-			clk.advance(90 * time.Second)
+			clk.Advance(90 * time.Second)
 
 			// The load is held at the gate: a Fetch that waited for it
 			// would not return.
@@ -171,7 +172,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 
 			// Past the TTL and the window: the caller loads.
 			version.Store(3)
-			clk.advance(2*time.Minute + time.Second)
+			clk.Advance(2*time.Minute + time.Second)
 			gate <- struct{}{}
 			if v, err := larder.Fetch(ctx, c, "k", load, opts...); err != nil || v != 3 || loads.Load() != 3 {
 				t.Fatalf("Fetch past the window = %d, %v (%d loads); want 3 loaded for the caller", v, err, loads.Load())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/cachetest"
 )
 
 // The XFetch line of the issue: at 1,000 Fetches a second on one key over
@@ -188,7 +189,7 @@ func (l *xfetchLog) count(sc xfetchScenario, t0 time.Time, windows int) xfetchCo
 // on goroutines of the Cache's own, so the simulation counts them in a
 // goroutine dump.
 type xfetchSim struct {
-	clk     *fakeClock
+	clk     *cachetest.Clock
 	mu      sync.Mutex
 	pending []xfetchPending // background loads waiting for the clock
 	seen    int             // refresh goroutines seen at once, at most
@@ -214,7 +215,7 @@ func (s *xfetchSim) wait(due time.Time) {
 func (s *xfetchSim) moveTo(t *testing.T, at time.Time) {
 	t.Helper()
 	if now := s.clk.Now(); now.Before(at) {
-		s.clk.advance(at.Sub(now))
+		s.clk.Advance(at.Sub(now))
 	}
 	now := s.clk.Now()
 	s.mu.Lock()
@@ -281,7 +282,7 @@ func TestXFetch(t *testing.T) {
 				w := waiter(ctx)
 				if w != nil {
 					// The request waits, so the load's time passes.
-					clk.advance(sc.load())
+					clk.Advance(sc.load())
 				} else {
 					sim.wait(start.Add(sc.load()))
 				}

@@ -28,4 +28,10 @@
 // Checks of the optional interfaces (driver.ConditionalStore,
 // driver.BatchStore, driver.KeyCounter) return a *NotImplementedError for a
 // store that lacks the interface, which Run reports as a skipped test.
+//
+// The package also holds a kit for testing code built on a Cache or on a
+// store: Clock, a driver.Clock that moves only when the test moves it;
+// MapStore, a map-backed store that expires entries by such a clock and
+// passes Run; and Faults, which wraps any store (a MapStore included) to
+// inject errors, latency and timeouts whose command still runs later.
 package cachetest

@@ -7,6 +7,14 @@ import (
 	"github.com/larderhq/larder/driver"
 )
 
+// fullStore is a store with every optional interface that cachetest
+// checks, so that mutants can override any method.
+type fullStore interface {
+	driver.ConditionalStore
+	driver.BatchStore
+	driver.KeyCounter
+}
+
 // hookStore wraps a correct store and replaces the methods whose hook is
 // set, which is how most mutants get their one fault.
 type hookStore struct {

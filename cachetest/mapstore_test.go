@@ -1,279 +1,130 @@
 package cachetest_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"runtime"
-	"sync"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
 	"time"
 
+	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/driver"
-	"github.com/larderhq/larder/internal/glob"
 )
 
-// fullStore is a store with every optional interface that cachetest
-// checks, so that mutants can override any method.
-type fullStore interface {
-	driver.ConditionalStore
-	driver.BatchStore
-	driver.KeyCounter
-}
-
-// bugs are the deliberate faults a mapStore can have, for the mutants that
-// cannot be built by wrapping a correct store.
-type bugs struct {
-	// aliasGet makes Get return the stored slice itself.
-	aliasGet bool
-	// aliasSet makes Set keep the caller's slice instead of a copy.
-	aliasSet bool
-	// tornWrites makes Set overwrite a value of the same length in place,
-	// a chunk at a time, releasing the lock between chunks. It is free of
-	// data races, so -race stays quiet, but readers can see half of one
-	// value and half of another.
-	tornWrites bool
-	// keepTTL makes Set keep the deadline of an entry it overwrites.
-	keepTTL bool
-	// clearLimit makes Clear stop after removing this many keys, like a
-	// Redis store that runs only one SCAN batch. Zero means no limit.
-	clearLimit int
-	// match replaces glob.Match in Clear and Count.
-	match func(pattern, key string) bool
-}
-
-// mapStore is a deliberately simple reference store: one mutex around a
-// map. Without bugs it passes the whole suite, which shows the checks ask
-// for nothing beyond the contract.
-type mapStore struct {
-	bugs bugs
-
-	mu     sync.Mutex
-	m      map[string]mapEntry
-	closed bool
-}
-
-type mapEntry struct {
-	value    []byte
-	deadline time.Time
-}
-
-var _ fullStore = (*mapStore)(nil)
-
-func newMapStore(b bugs) *mapStore {
-	if b.match == nil {
-		b.match = glob.Match
+// TestMapStoreExpiresByItsClock: an entry lives until the store's clock
+// reaches its TTL, whatever the method that looks at it, and TTL reports
+// the time left by that clock.
+func TestMapStoreExpiresByItsClock(t *testing.T) {
+	const ttl = time.Minute
+	ctx := t.Context()
+	clock := cachetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := cachetest.NewMapStore(clock)
+	keys := []string{"get", "exists", "count", "getmany", "keys", "ttl", "setnx"}
+	present := map[string]func(key string) bool{
+		"get":     func(k string) bool { _, err := s.Get(ctx, k); return err == nil },
+		"exists":  func(k string) bool { ok, _ := s.Exists(ctx, k); return ok },
+		"count":   func(k string) bool { n, _ := s.Count(ctx, k); return n == 1 },
+		"getmany": func(k string) bool { vs, _ := s.GetMany(ctx, []string{k}); return vs[0] != nil },
+		"keys":    func(k string) bool { return slices.Contains(s.Keys(), k) },
+		"ttl":     func(k string) bool { _, ok := s.TTL(k); return ok },
+		"setnx":   func(k string) bool { ok, _ := s.SetNX(ctx, k, []byte("new"), ttl); return !ok },
 	}
-	return &mapStore{bugs: b, m: map[string]mapEntry{}}
-}
-
-// begin checks closure and ctx, and on success returns with the lock held.
-func (s *mapStore) begin(ctx context.Context) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return fmt.Errorf("mapstore: %w", driver.ErrClosed)
-	}
-	if err := ctx.Err(); err != nil {
-		s.mu.Unlock()
-		return fmt.Errorf("mapstore: %w", err)
-	}
-	return nil
-}
-
-// live returns the entry under key if it has not expired. The lock is held.
-func (s *mapStore) live(key string) (mapEntry, bool) {
-	e, ok := s.m[key]
-	if ok && !time.Now().Before(e.deadline) {
-		delete(s.m, key)
-		return mapEntry{}, false
-	}
-	return e, ok
-}
-
-// put stores a copy of value. The lock is held.
-func (s *mapStore) put(key string, value []byte, ttl time.Duration) {
-	if !s.bugs.aliasSet {
-		value = bytes.Clone(value)
-	}
-	if value == nil {
-		value = []byte{}
-	}
-	s.m[key] = mapEntry{value: value, deadline: time.Now().Add(ttl)}
-}
-
-func (s *mapStore) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := s.begin(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	e, ok := s.live(key)
-	if !ok {
-		return nil, driver.ErrNotFound
-	}
-	if s.bugs.aliasGet {
-		return e.value, nil
-	}
-	return bytes.Clone(e.value), nil
-}
-
-func (s *mapStore) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	e, ok := s.live(key)
-	switch {
-	case ok && s.bugs.tornWrites && len(e.value) == len(value):
-		s.mu.Unlock()
-		const chunk = 1024
-		for off := 0; off < len(value); off += chunk {
-			s.mu.Lock()
-			copy(e.value[off:], value[off:min(off+chunk, len(value))])
-			s.mu.Unlock()
-			runtime.Gosched()
-			time.Sleep(time.Microsecond)
-		}
-		return nil
-	case ok && s.bugs.keepTTL:
-		s.put(key, value, time.Until(e.deadline))
-	default:
-		s.put(key, value, ttl)
-	}
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *mapStore) Delete(ctx context.Context, keys ...string) (int, error) {
-	if err := s.begin(ctx); err != nil {
-		return 0, err
-	}
-	defer s.mu.Unlock()
-	n := 0
 	for _, k := range keys {
-		if _, ok := s.live(k); ok {
-			delete(s.m, k)
-			n++
+		if err := s.Set(ctx, k, []byte("v"), ttl); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return n, nil
-}
-
-func (s *mapStore) Exists(ctx context.Context, key string) (bool, error) {
-	if err := s.begin(ctx); err != nil {
-		return false, err
+	if left, ok := s.TTL("ttl"); !ok || left != ttl {
+		t.Errorf("TTL just after Set = %v, %v; want %v", left, ok, ttl)
 	}
-	defer s.mu.Unlock()
-	_, ok := s.live(key)
-	return ok, nil
-}
-
-func (s *mapStore) Clear(ctx context.Context, pattern string) (int, error) {
-	if err := s.begin(ctx); err != nil {
-		return 0, err
+	clock.Advance(ttl - time.Nanosecond)
+	if left, ok := s.TTL("ttl"); !ok || left != time.Nanosecond {
+		t.Errorf("TTL 1ns before expiry = %v, %v; want 1ns", left, ok)
 	}
-	defer s.mu.Unlock()
-	n := 0
-	for k := range s.m {
-		if s.bugs.clearLimit > 0 && n == s.bugs.clearLimit {
-			break
-		}
-		if _, ok := s.live(k); ok && s.bugs.match(pattern, k) {
-			delete(s.m, k)
-			n++
+	for _, k := range keys {
+		if !present[k](k) {
+			t.Errorf("%s: the entry is gone 1ns before its TTL", k)
 		}
 	}
-	return n, nil
-}
-
-func (s *mapStore) Count(ctx context.Context, pattern string) (int, error) {
-	if err := s.begin(ctx); err != nil {
-		return 0, err
-	}
-	defer s.mu.Unlock()
-	n := 0
-	for k := range s.m {
-		if _, ok := s.live(k); ok && s.bugs.match(pattern, k) {
-			n++
+	clock.Advance(time.Nanosecond)
+	for _, k := range keys {
+		if present[k](k) {
+			t.Errorf("%s: the entry is still there at its TTL", k)
 		}
 	}
-	return n, nil
 }
 
-func (s *mapStore) Ping(ctx context.Context) error {
-	if err := s.begin(ctx); err != nil {
-		return err
+// TestMapStoreRefusesWhatTheContractRulesOut: an empty key, a TTL that
+// is not positive and a pattern Redis can never match are refused with
+// the contract's errors, and SetMany refuses a bad item before it writes
+// any.
+func TestMapStoreRefusesWhatTheContractRulesOut(t *testing.T) {
+	ctx := t.Context()
+	s := cachetest.NewMapStore(nil)
+	if err := s.Set(ctx, "", []byte("v"), time.Minute); !errors.Is(err, driver.ErrInvalidKey) {
+		t.Errorf("Set of the empty key = %v, want ErrInvalidKey", err)
 	}
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *mapStore) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return fmt.Errorf("mapstore: %w", driver.ErrClosed)
-	}
-	s.closed = true
-	s.m = nil
-	return nil
-}
-
-func (s *mapStore) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
-	if err := s.begin(ctx); err != nil {
-		return false, err
-	}
-	defer s.mu.Unlock()
-	if _, ok := s.live(key); ok {
-		return false, nil
-	}
-	s.put(key, value, ttl)
-	return true, nil
-}
-
-func (s *mapStore) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
-	if err := s.begin(ctx); err != nil {
-		return false, err
-	}
-	defer s.mu.Unlock()
-	if e, ok := s.live(key); !ok || !bytes.Equal(e.value, old) {
-		return false, nil
-	}
-	s.put(key, value, ttl)
-	return true, nil
-}
-
-func (s *mapStore) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
-	if err := s.begin(ctx); err != nil {
-		return false, err
-	}
-	defer s.mu.Unlock()
-	if e, ok := s.live(key); !ok || !bytes.Equal(e.value, old) {
-		return false, nil
-	}
-	delete(s.m, key)
-	return true, nil
-}
-
-func (s *mapStore) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
-	if err := s.begin(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	values := make([][]byte, len(keys))
-	for i, k := range keys {
-		if e, ok := s.live(k); ok {
-			values[i] = append([]byte{}, e.value...)
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		if err := s.Set(ctx, "k", []byte("v"), ttl); !errors.Is(err, driver.ErrInvalidTTL) {
+			t.Errorf("Set with ttl %v = %v, want ErrInvalidTTL", ttl, err)
+		}
+		if _, err := s.SetNX(ctx, "k", []byte("v"), ttl); !errors.Is(err, driver.ErrInvalidTTL) {
+			t.Errorf("SetNX with ttl %v = %v, want ErrInvalidTTL", ttl, err)
+		}
+		if _, err := s.CompareAndSwap(ctx, "k", nil, []byte("v"), ttl); !errors.Is(err, driver.ErrInvalidTTL) {
+			t.Errorf("CompareAndSwap with ttl %v = %v, want ErrInvalidTTL", ttl, err)
 		}
 	}
-	return values, nil
+	items := []driver.Item{{Key: "a", Value: []byte("v"), TTL: time.Minute}, {Key: "b", Value: []byte("v")}}
+	if err := s.SetMany(ctx, items); !errors.Is(err, driver.ErrInvalidTTL) {
+		t.Errorf("SetMany with a zero TTL = %v, want ErrInvalidTTL", err)
+	}
+	if keys := s.Keys(); len(keys) != 0 {
+		t.Errorf("refused writes left %q", keys)
+	}
+	// Redis's matcher gives up past 1000 nested runs of *.
+	never := strings.Repeat("*a", 1001) + "b"
+	if _, err := s.Clear(ctx, never); !errors.Is(err, driver.ErrInvalidPattern) {
+		t.Errorf("Clear(%.10s…) = %v, want ErrInvalidPattern", never, err)
+	}
 }
 
-func (s *mapStore) SetMany(ctx context.Context, items []driver.Item) error {
-	if err := s.begin(ctx); err != nil {
-		return err
+// TestMapStoreKeysAfterClose: a closed store refuses calls but still
+// shows what it held, for a test that inspects it after the code under
+// test closed it.
+func TestMapStoreKeysAfterClose(t *testing.T) {
+	ctx := t.Context()
+	s := cachetest.NewMapStore(cachetest.NewClock(time.Unix(0, 0)))
+	for _, k := range []string{"b", "a"} {
+		if err := s.Set(ctx, k, []byte("v"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
 	}
-	defer s.mu.Unlock()
-	for _, it := range items {
-		s.put(it.Key, it.Value, it.TTL)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	if _, err := s.Get(ctx, "a"); !errors.Is(err, driver.ErrClosed) {
+		t.Errorf("Get after Close = %v, want ErrClosed", err)
+	}
+	if keys := s.Keys(); !slices.Equal(keys, []string{"a", "b"}) {
+		t.Errorf("Keys after Close = %q, want [a b]", keys)
+	}
+	if left, ok := s.TTL("a"); !ok || left != time.Minute {
+		t.Errorf("TTL after Close = %v, %v; want 1m, true", left, ok)
+	}
+}
+
+// TestMapStoreHonoursContext: a call whose context has ended returns its
+// error and does nothing.
+func TestMapStoreHonoursContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	s := cachetest.NewMapStore(nil)
+	if err := s.Set(ctx, "k", []byte("v"), time.Minute); !errors.Is(err, context.Canceled) {
+		t.Errorf("Set = %v, want context.Canceled", err)
+	}
+	if keys := s.Keys(); len(keys) != 0 {
+		t.Errorf("a canceled Set wrote %q", keys)
+	}
 }

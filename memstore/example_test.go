@@ -7,6 +7,7 @@ import (
 	"log"
 	"time"
 
+	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/memstore"
 )
@@ -38,7 +39,7 @@ func ExampleNew() {
 // A fake clock makes TTLs testable without sleeping.
 func ExampleOptions_clock() {
 	ctx := context.Background()
-	clock := newFakeClock()
+	clock := cachetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	s, err := memstore.New(memstore.Options{Clock: clock})
 	if err != nil {
 		log.Fatal(err)

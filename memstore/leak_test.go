@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -18,7 +19,7 @@ func TestCloseStopsGoroutines(t *testing.T) {
 		opts memstore.Options
 	}{
 		{"real clock", memstore.Options{}},
-		{"injected clock", memstore.Options{Clock: newFakeClock()}},
+		{"injected clock", memstore.Options{Clock: cachetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/driver"
 )
 
@@ -45,14 +46,10 @@ func TestNewOptions(t *testing.T) {
 	}
 }
 
-type stoppedClock struct{}
-
-func (stoppedClock) Now() time.Time { return time.Unix(0, 0) }
-
 // TestCloseStopsClockTicker checks that Close stops the ticker that the
 // adapter runs for an injected clock, which otter would leave running.
 func TestCloseStopsClockTicker(t *testing.T) {
-	s, err := New(Options{Clock: stoppedClock{}})
+	s, err := New(Options{Clock: cachetest.NewClock(time.Unix(0, 0))})
 	if err != nil {
 		t.Fatal(err)
 	}

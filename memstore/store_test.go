@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/memstore"
 )
@@ -42,7 +43,7 @@ func TestExpiryWithFakeClock(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
-			clock := newFakeClock()
+			clock := cachetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 			s := newStore(t, memstore.Options{Clock: clock})
 			if err := s.Set(ctx, "k", []byte("v"), ttl); err != nil {
 				t.Fatal(err)
@@ -105,7 +106,7 @@ func TestTTLIsSetByWritesOnly(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
-			clock := newFakeClock()
+			clock := cachetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 			s := newStore(t, memstore.Options{Clock: clock})
 			if err := s.Set(ctx, "k", []byte("v"), ttl); err != nil {
 				t.Fatal(err)

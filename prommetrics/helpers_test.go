@@ -3,12 +3,12 @@ package prommetrics_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/cachetest"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -58,29 +58,20 @@ func histogram(t *testing.T, g prometheus.Gatherer, tier, op string) *dto.Histog
 	return sample(t, g, "larder_cache_operation_duration_seconds", map[string]string{"tier": tier, "op": op}).GetHistogram()
 }
 
-// stepClock is a driver.Clock that advances by step on every reading, so
-// that every call the Cache times takes exactly step.
-type stepClock struct {
-	step  time.Duration
-	ticks atomic.Int64
-}
-
-func (c *stepClock) Now() time.Time {
-	return time.Unix(0, 0).Add(time.Duration(c.ticks.Add(1)) * c.step)
-}
-
 var errBroken = errors.New("fake: connection refused")
 
-// remoteStore is a map-backed Store that a Cache treats as remote (it is
-// not a InProcessStore), so the Cache times its calls and guards it with a
-// breaker; it can be switched to fail every call.
+// remoteStore is a Store that a Cache treats as remote (it is not a
+// InProcessStore), so the Cache times its calls and guards it with a
+// breaker; it can be switched to fail every call. Its entries are kept by
+// the kit's MapStore, on a clock that never moves.
 type remoteStore struct {
-	mu     sync.Mutex
-	data   map[string][]byte
+	m      *cachetest.MapStore
 	broken atomic.Bool
 }
 
-func newRemoteStore() *remoteStore { return &remoteStore{data: map[string][]byte{}} }
+func newRemoteStore() *remoteStore {
+	return &remoteStore{m: cachetest.NewMapStore(cachetest.NewClock(time.Time{}))}
+}
 
 func (s *remoteStore) check(ctx context.Context) error {
 	if s.broken.Load() {
@@ -93,65 +84,48 @@ func (s *remoteStore) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.data[key]
-	if !ok {
-		return nil, larder.ErrNotFound
-	}
-	return append([]byte(nil), v...), nil
+	return s.m.Get(ctx, key)
 }
 
-func (s *remoteStore) Set(ctx context.Context, key string, value []byte, _ time.Duration) error {
+func (s *remoteStore) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.data[key] = append([]byte(nil), value...)
-	return nil
+	return s.m.Set(ctx, key, value, ttl)
 }
 
 func (s *remoteStore) Delete(ctx context.Context, keys ...string) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, k := range keys {
-		if _, ok := s.data[k]; ok {
-			delete(s.data, k)
-			n++
-		}
-	}
-	return n, nil
+	return s.m.Delete(ctx, keys...)
 }
 
 func (s *remoteStore) Exists(ctx context.Context, key string) (bool, error) {
 	if err := s.check(ctx); err != nil {
 		return false, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.data[key]
-	return ok, nil
+	return s.m.Exists(ctx, key)
 }
 
-func (s *remoteStore) Clear(ctx context.Context, _ string) (int, error) {
+func (s *remoteStore) Clear(ctx context.Context, pattern string) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := len(s.data)
-	clear(s.data)
-	return n, nil
+	return s.m.Clear(ctx, pattern)
 }
 
 func (s *remoteStore) Ping(ctx context.Context) error { return s.check(ctx) }
 
 func (s *remoteStore) Close() error { return nil }
+
+// steppingClock returns a clock that moves on by step at every reading,
+// so that every call the Cache times takes exactly step.
+func steppingClock(step time.Duration) *cachetest.Clock {
+	c := cachetest.NewClock(time.Unix(0, 0))
+	c.Step(step)
+	return c
+}
 
 // newCache returns a cache closed when the test ends.
 func newCache(t *testing.T, opts larder.Options) *larder.Cache {

@@ -285,7 +285,7 @@ func TestWithCache(t *testing.T) {
 		rec, reg := newRecorder(t, prommetrics.Options{})
 		store := newRemoteStore()
 		// The local tier is off: this test is about the store tier's events.
-		c := newCache(t, larder.Options{Store: store, Recorder: rec, Clock: &stepClock{step: time.Millisecond}, ProbeInterval: time.Hour, LocalMaxBytes: -1})
+		c := newCache(t, larder.Options{Store: store, Recorder: rec, Clock: steppingClock(time.Millisecond), ProbeInterval: time.Hour, LocalMaxBytes: -1})
 		var v string
 		if err := c.Set(ctx, "k", "v", 0); err != nil {
 			t.Fatal(err)

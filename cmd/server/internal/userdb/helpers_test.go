@@ -3,10 +3,10 @@ package userdb_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/cmd/server/internal/user"
 	"github.com/larderhq/larder/cmd/server/internal/userdb"
 	"github.com/larderhq/larder/cmd/server/internal/userdb/dbtest"
@@ -16,36 +16,16 @@ import (
 // nanosecond part, to show that both engines keep microseconds and drop the rest.
 var testEpoch = time.Date(2024, time.March, 15, 10, 0, 0, 123456789, time.UTC)
 
-// fakeClock is a settable clock that advances by step on every reading, so
-// that successive writes get distinct, predictable timestamps.
-type fakeClock struct {
-	mu   sync.Mutex
-	now  time.Time
-	step time.Duration
-}
-
-func newClock(start time.Time, step time.Duration) *fakeClock {
-	return &fakeClock{now: start, step: step}
-}
-
-// Now returns the current time and then advances it by step.
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.now
-	c.now = c.now.Add(c.step)
-	return t
-}
-
-// Set moves the clock to t.
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
+// newClock returns a settable clock that advances by step on every
+// reading, so that successive writes get distinct, predictable timestamps.
+func newClock(start time.Time, step time.Duration) *cachetest.Clock {
+	c := cachetest.NewClock(start)
+	c.Step(step)
+	return c
 }
 
 // open opens a DB on e with clock c (nil for time.Now), closed at cleanup.
-func open(t *testing.T, e dbtest.Engine, c *fakeClock) *userdb.DB {
+func open(t *testing.T, e dbtest.Engine, c *cachetest.Clock) *userdb.DB {
 	t.Helper()
 	opts := userdb.Options{}
 	if c != nil {
