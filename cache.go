@@ -33,18 +33,13 @@ import (
 // are administrative and do return store failures, wrapped in
 // ErrUnavailable.
 type Cache struct {
-	opts      Options
-	store     driver.Store // nil in off mode
-	mode      driver.Mode  // fixed at New
-	inProcess bool         // store never blocks: no budget, no breaker
-	prefix    string       // Namespace + ":"
-	pattern   string       // prefix with glob characters escaped, for Clear
-	breaker   *breaker     // nil when off or local
-	logs      logLimiter
-	closed    atomic.Bool
+	opts    Options
+	prefix  string  // Namespace + ":"
+	pattern string  // prefix with glob characters escaped, for Clear
+	call    *caller // the store, its budget, breaker, logs and counters
+	closed  atomic.Bool
 
-	counters [2]tierCounters // indexed by Tier
-	fetch    fetchCounters
+	fetch fetchCounters
 
 	flights       singleflight.Group // one fill per key in this process
 	flightSeq     atomic.Uint64      // orders callers' arrival against flights' start (fill)
@@ -85,34 +80,22 @@ func New(opts Options) (*Cache, error) {
 	}
 	c := &Cache{
 		opts:         o,
-		store:        o.Store,
 		prefix:       o.Namespace + ":",
 		pattern:      EscapeGlob(o.Namespace) + ":",
-		logs:         logLimiter{logger: o.Logger, clock: o.Clock, interval: o.LogInterval},
+		call:         newCaller(o),
 		pend:         newPending(o.MaxPending),
 		refreshSlots: make(chan struct{}, o.MaxRefreshes),
 	}
-	switch s := o.Store.(type) {
-	case nil:
-		c.mode = driver.ModeOff
-	case driver.ModeReporter:
-		c.mode = s.Mode()
-	default:
-		c.mode = driver.ModeCustom
-	}
-	if ls, ok := o.Store.(driver.InProcessStore); ok && ls.InProcess() {
-		c.inProcess = true
-	}
 	c.fetchDefaults, _ = c.finishFetchOptions(fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait})
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
-	if c.store != nil && !c.inProcess && o.LocalMaxBytes > 0 {
+	if c.call.store != nil && !c.call.inProcess && o.LocalMaxBytes > 0 {
 		tier, err := newLocalTier(o.LocalMaxBytes, o.Clock, o.LocalClone)
 		if err != nil {
 			return nil, fmt.Errorf("%w: local tier: %w", ErrInvalidOptions, err)
 		}
 		c.tier = tier
 		c.trusted.Store(true)
-		if src, ok := c.store.(driver.InvalidationSource); ok {
+		if src, ok := c.call.store.(driver.InvalidationSource); ok {
 			c.tracker = src
 			err := src.Track(c.prefix)
 			if err != nil {
@@ -137,10 +120,7 @@ func New(opts Options) (*Cache, error) {
 				"local_fallback_ttl", o.LocalFallbackTTL)
 		}
 	}
-	if c.store != nil && !c.inProcess {
-		c.breaker = newBreaker(o.BreakerThreshold, o.ProbeInterval, o.Timeout, c.store.Ping, o.Logger)
-	}
-	if c.store != nil {
+	if c.call.store != nil {
 		c.retryStop = make(chan struct{})
 		c.bg.Add(1)
 		go func() { defer c.bg.Done(); c.retryLoop(c.retryStop) }()
@@ -154,10 +134,10 @@ func New(opts Options) (*Cache, error) {
 
 // Enabled reports whether the cache stores anything; it is false in off
 // mode, where every read misses and loaders run directly.
-func (c *Cache) Enabled() bool { return c.store != nil }
+func (c *Cache) Enabled() bool { return c.call.store != nil }
 
 // Mode reports how the cache keeps values.
-func (c *Cache) Mode() driver.Mode { return c.mode }
+func (c *Cache) Mode() driver.Mode { return c.call.mode }
 
 // Namespace returns the prefix every key is stored under (without the
 // trailing colon).
@@ -166,7 +146,7 @@ func (c *Cache) Namespace() string { return c.opts.Namespace }
 // Store returns the underlying Store, or nil in off mode. It is for the rare
 // operation the Cache does not offer; keys written through it bypass the
 // namespace unless the caller adds it (see Key).
-func (c *Cache) Store() driver.Store { return c.store }
+func (c *Cache) Store() driver.Store { return c.call.store }
 
 // Key returns the full store key for a caller's key: the namespace prefix
 // followed by key.
@@ -188,22 +168,22 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	if err := checkDst(dst); err != nil {
 		return false, err
 	}
-	if c.store == nil {
+	if c.call.store == nil {
 		return false, nil
 	}
 	var snap localSnapshot
 	if c.tier != nil {
 		if c.trusted.Load() {
 			if v, ok := c.tier.get(key); ok && assign(dst, v) {
-				c.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
+				c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
 				return true, nil
 			}
 		}
-		c.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeMiss, 0)
+		c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeMiss, 0)
 		snap = c.tier.snapshot(key)
 	}
 	if c.pend.blocks(key, nil) {
-		c.counters[telemetry.TierStore].add(telemetry.OpGet, telemetry.OutcomeMiss, 1)
+		c.call.count(telemetry.TierStore, telemetry.OpGet, outcomeBlocked, 0)
 		return false, nil
 	}
 	s, err := c.read(ctx, c.prefix+key)
@@ -212,13 +192,13 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	}
 	env := s.env
 	if !env.isValue() || !env.fresh(c.opts.Clock.Now()) || c.pend.blocksEntry(key, env.tags) || !c.tagsCurrent(ctx, env.tags) {
-		c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, s.d)
+		c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, s.d)
 		return false, nil
 	}
 	if !c.decode(key, env.value, dst, s.d) {
 		return false, nil
 	}
-	c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, s.d)
+	c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, s.d)
 	if c.tier != nil && len(env.tags) == 0 {
 		val := reflect.ValueOf(dst).Elem().Interface()
 		c.tier.put(key, val, sizeOf(val), env.soft, c.localTTL(), snap)
@@ -287,7 +267,7 @@ func (c *Cache) entry(ctx context.Context, key string, v any, ttl time.Duration,
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: key %q: %w", ErrEncode, key, err)
 	}
-	if c.store == nil {
+	if c.call.store == nil {
 		return nil, ttl, nil
 	}
 	exp := c.opts.Clock.Now().Add(ttl).UnixMilli()
@@ -322,13 +302,13 @@ func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Durati
 // later Delete or write.
 func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Duration, keep keepFunc) (stored, failed bool) {
 	full := c.prefix + key
-	cs, conditional := c.store.(driver.ConditionalStore)
-	if !conditional || (c.inProcess && keep == nil) {
+	cs, conditional := c.call.store.(driver.ConditionalStore)
+	if !conditional || (c.call.inProcess && keep == nil) {
 		// An in-process store never runs a write late: a plain Set is
 		// safe there. A conditional write (keep) takes the path below,
 		// whose reservation orders it against Deletes and other writers.
-		r, _, _ := c.do(ctx, telemetry.OpSet, key, func(ctx context.Context) error {
-			return c.store.Set(ctx, full, raw, ttl)
+		r, _, _ := c.call.do(ctx, telemetry.OpSet, key, func(ctx context.Context) error {
+			return c.call.store.Set(ctx, full, raw, ttl)
 		})
 		return r == callOK, r == callFailed
 	}
@@ -347,7 +327,7 @@ func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Du
 			// Reserve the key first: a SetNX of the value itself, if it
 			// executed late, could land after a Delete of the value.
 			lease := newLease()
-			won, ok := c.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
+			won, ok := c.call.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
 				return cs.SetNX(ctx, full, lease, reserveTTL)
 			})
 			if !ok {
@@ -362,7 +342,7 @@ func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Du
 			// a write decided before it could not see what came after.
 			if keep != nil {
 				if write, failed := keep(slot{state: slotAbsent}); !write {
-					c.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
+					c.call.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
 						return cs.CompareAndDelete(ctx, full, lease)
 					})
 					return false, failed
@@ -370,7 +350,7 @@ func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Du
 			}
 			old = lease
 		}
-		done, ok := c.cond(ctx, telemetry.OpSet, full, func(ctx context.Context) (bool, error) {
+		done, ok := c.call.cond(ctx, telemetry.OpSet, full, func(ctx context.Context) (bool, error) {
 			return cs.CompareAndSwap(ctx, full, old, raw, ttl)
 		})
 		if !ok {
@@ -414,13 +394,13 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) (int, error) {
 		}
 		full[i] = c.prefix + k
 	}
-	if c.store == nil {
+	if c.call.store == nil {
 		return 0, nil
 	}
 	var n int
-	r, _, err := c.do(ctx, telemetry.OpDelete, keys[0], func(ctx context.Context) error {
+	r, _, err := c.call.do(ctx, telemetry.OpDelete, keys[0], func(ctx context.Context) error {
 		var err error
-		n, err = c.store.Delete(ctx, full...)
+		n, err = c.call.store.Delete(ctx, full...)
 		return err
 	})
 	if r == callFailed {
@@ -440,13 +420,13 @@ func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 	if err := c.check(ctx, key); err != nil {
 		return false, err
 	}
-	if c.store == nil || c.pend.blocks(key, nil) {
+	if c.call.store == nil || c.pend.blocks(key, nil) {
 		return false, nil
 	}
 	var raw []byte
-	r, _, err := c.do(ctx, telemetry.OpExists, key, func(ctx context.Context) error {
+	r, _, err := c.call.do(ctx, telemetry.OpExists, key, func(ctx context.Context) error {
 		var err error
-		raw, err = c.store.Get(ctx, c.prefix+key)
+		raw, err = c.call.store.Get(ctx, c.prefix+key)
 		return err
 	})
 	if r != callOK {
@@ -457,27 +437,6 @@ func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 		return false, nil
 	}
 	return c.tagsCurrent(ctx, env.tags), nil
-}
-
-// budget bounds one store round trip by Options.Timeout (none for a store
-// that never blocks).
-func (c *Cache) budget(ctx context.Context) (context.Context, context.CancelFunc) {
-	if c.inProcess {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, c.opts.Timeout)
-}
-
-// reachable pings the store within the budget before a call that takes
-// many round trips (Clear, Count), so that a store that does not answer
-// costs an administrative call the budget, not its whole context.
-func (c *Cache) reachable(ctx context.Context) error {
-	if c.inProcess {
-		return nil
-	}
-	ctx, cancel := c.budget(ctx)
-	defer cancel()
-	return c.store.Ping(ctx)
 }
 
 // Clear removes every key of this cache's namespace that matches pattern, a
@@ -496,14 +455,14 @@ func (c *Cache) Clear(ctx context.Context, pattern string) (int, error) {
 	if err := c.check(ctx, pattern); err != nil {
 		return 0, err
 	}
-	if c.store == nil {
+	if c.call.store == nil {
 		return 0, nil
 	}
-	n, err := c.admin(ctx, telemetry.OpClear, func(ctx context.Context) (int, error) {
-		if err := c.reachable(ctx); err != nil {
+	n, err := c.call.admin(ctx, telemetry.OpClear, func(ctx context.Context) (int, error) {
+		if err := c.call.reachable(ctx); err != nil {
 			return 0, err
 		}
-		return c.store.Clear(ctx, c.pattern+pattern)
+		return c.call.store.Clear(ctx, c.pattern+pattern)
 	})
 	if err != nil && !errors.Is(err, ErrInvalidPattern) {
 		c.pend.addPattern(pattern)
@@ -516,18 +475,18 @@ func (c *Cache) Clear(ctx context.Context, pattern string) (int, error) {
 // for "*"). A store that cannot count (no driver.KeyCounter) gives an
 // error wrapping errors.ErrUnsupported.
 func (c *Cache) Count(ctx context.Context, pattern string) (int, error) {
-	if c.store == nil {
+	if c.call.store == nil {
 		return 0, nil
 	}
-	counter, ok := c.store.(driver.KeyCounter)
+	counter, ok := c.call.store.(driver.KeyCounter)
 	if !ok {
 		return 0, fmt.Errorf("larder: Count: the store cannot count keys: %w", errors.ErrUnsupported)
 	}
 	if err := c.check(ctx, pattern); err != nil {
 		return 0, err
 	}
-	return c.admin(ctx, telemetry.OpCount, func(ctx context.Context) (int, error) {
-		if err := c.reachable(ctx); err != nil {
+	return c.call.admin(ctx, telemetry.OpCount, func(ctx context.Context) (int, error) {
+		if err := c.call.reachable(ctx); err != nil {
 			return 0, err
 		}
 		return counter.Count(ctx, c.pattern+pattern)
@@ -539,7 +498,7 @@ func (c *Cache) Count(ctx context.Context, pattern string) (int, error) {
 // is one round trip within Options.Timeout, refused while the breaker is
 // open, and returns store failures wrapped in ErrUnavailable.
 func (c *Cache) Info(ctx context.Context) (map[string]string, error) {
-	infoer, ok := c.store.(driver.Infoer)
+	infoer, ok := c.call.store.(driver.Infoer)
 	if !ok {
 		if c.closed.Load() {
 			return nil, ErrClosed
@@ -550,8 +509,8 @@ func (c *Cache) Info(ctx context.Context) (map[string]string, error) {
 		return nil, ErrClosed
 	}
 	var info map[string]string
-	_, err := c.admin(ctx, telemetry.OpInfo, func(ctx context.Context) (int, error) {
-		ctx, cancel := c.budget(ctx)
+	_, err := c.call.admin(ctx, telemetry.OpInfo, func(ctx context.Context) (int, error) {
+		ctx, cancel := c.call.budget(ctx)
 		defer cancel()
 		var err error
 		info, err = infoer.Info(ctx)
@@ -568,15 +527,10 @@ func (c *Cache) Ping(ctx context.Context) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	if c.store == nil {
+	if c.call.store == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
-	if err := c.store.Ping(ctx); err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	return nil
+	return c.call.ping(ctx)
 }
 
 // Close stops the Cache's goroutines (the breaker's probe, background
@@ -603,28 +557,19 @@ func (c *Cache) Close() error {
 	if c.tier != nil {
 		c.tier.stop()
 	}
-	if c.breaker != nil {
-		c.breaker.stop()
-	}
-	if c.store != nil && !c.opts.BorrowStore {
-		return c.store.Close()
-	}
-	return nil
+	return c.call.close(c.opts.BorrowStore)
 }
 
 // Stats returns a snapshot of the cache's counters.
 func (c *Cache) Stats() Stats {
 	s := Stats{
-		Mode:      c.mode,
+		Mode:      c.call.mode,
 		Namespace: c.opts.Namespace,
-		Breaker:   BreakerNone,
-		Store:     c.counters[telemetry.TierStore].snapshot(),
-		Local:     c.counters[telemetry.TierLocal].snapshot(),
+		Breaker:   c.call.breakerState(),
+		Store:     c.call.counters[telemetry.TierStore].snapshot(),
+		Local:     c.call.counters[telemetry.TierLocal].snapshot(),
 		Fetch:     c.fetch.snapshot(),
 		Pending:   c.pend.count(),
-	}
-	if c.breaker != nil {
-		s.Breaker = c.breaker.stateName()
 	}
 	switch {
 	case c.tier == nil:

@@ -71,7 +71,7 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 	if load == nil {
 		return zero, errOption("nil loader")
 	}
-	if c.store == nil {
+	if c.call.store == nil {
 		v, _, _, err := runLoad(ctx, c, key, load, false)
 		return v, err
 	}
@@ -85,12 +85,12 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 		if c.trusted.Load() {
 			if v, ok := c.tier.get(key); ok {
 				if tv, ok := v.(T); ok {
-					c.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
+					c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
 					return tv, nil
 				}
 			}
 		}
-		c.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeMiss, 0)
+		c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeMiss, 0)
 		snap = c.tier.snapshot(key)
 	}
 	if c.pend.blocks(key, o.tags) {
@@ -112,13 +112,13 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 		now := c.opts.Clock.Now()
 		switch {
 		case env.fresh(now) && env.negative():
-			c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
+			c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
 			c.fetch.negative.Add(1)
 			return zero, notFound(key, nil)
 		case env.fresh(now):
 			var v T
 			if c.decode(key, env.value, &v, cur.d) {
-				c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
+				c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
 				if o.beta > 0 && xfetch(now, &env, o.beta) {
 					refresh(c, key, full, cur.raw, gens, load, o)
 				}
@@ -136,7 +136,7 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 		case !env.negative() && env.usable(now) && now.UnixMilli() < env.soft+o.swr.Milliseconds():
 			var v T
 			if c.decode(key, env.value, &v, cur.d) {
-				c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
+				c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
 				c.fetch.stale.Add(1)
 				refresh(c, key, full, cur.raw, gens, load, o)
 				return v, nil
@@ -144,7 +144,7 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 		}
 	}
 	if cur.state == slotEntry {
-		c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, cur.d)
+		c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, cur.d)
 	}
 	return fill(ctx, c, key, full, cur, gens, load, o)
 }
@@ -227,7 +227,7 @@ func servable[T any](c *Cache, key string, s slot, gens []tagGen) (T, bool) {
 	if !c.decode(key, s.env.value, &v, s.d) {
 		return v, false
 	}
-	c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, s.d)
+	c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, s.d)
 	return v, true
 }
 
@@ -244,7 +244,7 @@ const (
 // it loads without writing.
 func fillOnce[T any](ctx context.Context, c *Cache, key, full string, cur slot, gens []tagGen, load func(context.Context) (T, error), o fetchOptions) (T, error) {
 	var zero T
-	cs, conditional := c.store.(driver.ConditionalStore)
+	cs, conditional := c.call.store.(driver.ConditionalStore)
 	if !conditional {
 		v, data, delta, err := runLoad(ctx, c, key, load, true)
 		if err == nil && data != nil {
@@ -305,12 +305,12 @@ func fillOnce[T any](ctx context.Context, c *Cache, key, full string, cur slot, 
 				pause = min(2*pause, fillMaxPause)
 			}
 			if cur.state == slotAbsent {
-				won, ok = c.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
+				won, ok = c.call.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
 					return cs.SetNX(ctx, full, lease, o.leaseTTL)
 				})
 			} else {
 				prev := cur.raw
-				won, ok = c.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
+				won, ok = c.call.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
 					return cs.CompareAndSwap(ctx, full, prev, lease, o.leaseTTL)
 				})
 			}
@@ -379,7 +379,7 @@ func (c *Cache) fillValue(ctx context.Context, cs driver.ConditionalStore, key, 
 		if err != nil || !cur.value() || cur.env.version <= 0 || cur.env.version >= env.version {
 			return
 		}
-		swapped, ok := c.cond(ctx, telemetry.OpSet, full, func(ctx context.Context) (bool, error) {
+		swapped, ok := c.call.cond(ctx, telemetry.OpSet, full, func(ctx context.Context) (bool, error) {
 			return cs.CompareAndSwap(ctx, full, cur.raw, raw, ttl)
 		})
 		if swapped {
@@ -435,7 +435,7 @@ func runLoad[T any](ctx context.Context, c *Cache, key string, load func(context
 	}
 	data, merr := c.opts.Codec.Marshal(v)
 	if merr != nil {
-		c.logs.failure(telemetry.OpSet, telemetry.OutcomeError, key, fmt.Errorf("%w: %w", ErrEncode, merr))
+		c.call.logs.failure(telemetry.OpSet, telemetry.OutcomeError, key, fmt.Errorf("%w: %w", ErrEncode, merr))
 		return v, nil, delta, nil
 	}
 	return v, data, delta, nil
@@ -473,7 +473,7 @@ func (c *Cache) swapRaw(ctx context.Context, cs driver.ConditionalStore, full st
 		c.release(ctx, cs, full, lease)
 		return false
 	}
-	swapped, ok := c.cond(ctx, telemetry.OpSet, full, func(ctx context.Context) (bool, error) {
+	swapped, ok := c.call.cond(ctx, telemetry.OpSet, full, func(ctx context.Context) (bool, error) {
 		return cs.CompareAndSwap(ctx, full, lease, raw, ttl)
 	})
 	switch {
@@ -486,7 +486,7 @@ func (c *Cache) swapRaw(ctx context.Context, cs driver.ConditionalStore, full st
 }
 
 func (c *Cache) release(ctx context.Context, cs driver.ConditionalStore, full string, lease []byte) {
-	c.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
+	c.call.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
 		return cs.CompareAndDelete(ctx, full, lease)
 	})
 }
@@ -499,8 +499,8 @@ func (c *Cache) write(ctx context.Context, full string, env envelope) {
 		return
 	}
 	raw := env.encode()
-	if r, _, _ := c.do(ctx, telemetry.OpSet, full, func(ctx context.Context) error {
-		return c.store.Set(ctx, full, raw, ttl)
+	if r, _, _ := c.call.do(ctx, telemetry.OpSet, full, func(ctx context.Context) error {
+		return c.call.store.Set(ctx, full, raw, ttl)
 	}); r == callOK {
 		c.fetch.fills.Add(1)
 	}
@@ -541,7 +541,7 @@ func refresh[T any](c *Cache, key, full string, raw []byte, gens []tagGen, load 
 		defer func() { <-c.refreshSlots }()
 		defer c.refreshing.Delete(full)
 		ctx := c.bgCtx
-		cs, conditional := c.store.(driver.ConditionalStore)
+		cs, conditional := c.call.store.(driver.ConditionalStore)
 		if !conditional {
 			if v, data, delta, err := runLoad(ctx, c, key, load, true); err == nil && data != nil {
 				c.fetch.refreshes.Add(1)
@@ -551,13 +551,13 @@ func refresh[T any](c *Cache, key, full string, raw []byte, gens []tagGen, load 
 		}
 		lockKey := full + refreshSuffix
 		lock := token()
-		won, _ := c.cond(ctx, telemetry.OpLease, lockKey, func(ctx context.Context) (bool, error) {
+		won, _ := c.call.cond(ctx, telemetry.OpLease, lockKey, func(ctx context.Context) (bool, error) {
 			return cs.SetNX(ctx, lockKey, lock, o.leaseTTL)
 		})
 		if !won {
 			return // another process refreshes it
 		}
-		defer c.cond(ctx, telemetry.OpLease, lockKey, func(ctx context.Context) (bool, error) {
+		defer c.call.cond(ctx, telemetry.OpLease, lockKey, func(ctx context.Context) (bool, error) {
 			return cs.CompareAndDelete(ctx, lockKey, lock)
 		})
 		c.fetch.refreshes.Add(1)

@@ -90,7 +90,7 @@ func (l *liveness) beat() {
 	defer cancel()
 	// Straight to the store: a heartbeat is no cache operation to count,
 	// and it must not wait for the breaker, whose state it does not judge.
-	_ = l.c.store.Set(ctx, key, []byte{'1'}, 4*l.bound)
+	_ = l.c.call.store.Set(ctx, key, []byte{'1'}, 4*l.bound)
 }
 
 // observe takes the full keys an invalidation reported and confirms the

@@ -331,7 +331,7 @@ func (c *Cache) retryPending() bool {
 	}
 	if r.all != 0 {
 		if call(100*c.opts.Timeout, func(ctx context.Context) error {
-			_, err := c.store.Clear(ctx, c.pattern+"*")
+			_, err := c.call.store.Clear(ctx, c.pattern+"*")
 			return err
 		}) {
 			c.pend.doneAll(r.all)
@@ -346,7 +346,7 @@ func (c *Cache) retryPending() bool {
 			full = append(full, c.prefix+k)
 		}
 		if call(c.opts.Timeout, func(ctx context.Context) error {
-			_, err := c.store.Delete(ctx, full...)
+			_, err := c.call.store.Delete(ctx, full...)
 			return err
 		}) {
 			c.pend.done(func(p *pending) map[string]uint64 { return p.keys }, r.keys)
@@ -370,7 +370,7 @@ func (c *Cache) retryPending() bool {
 		c.forget(key)
 		c.pend.doneWrite(key, w.seq)
 	}
-	if cs, conditional := c.store.(driver.ConditionalStore); conditional {
+	if cs, conditional := c.call.store.(driver.ConditionalStore); conditional {
 		for full, l := range r.leases {
 			if call(c.opts.Timeout, func(ctx context.Context) error {
 				removed, err := cs.CompareAndDelete(ctx, full, l.lease)
@@ -389,7 +389,7 @@ func (c *Cache) retryPending() bool {
 	}
 	for pat, seq := range r.patterns {
 		if call(100*c.opts.Timeout, func(ctx context.Context) error {
-			_, err := c.store.Clear(ctx, c.pattern+pat)
+			_, err := c.call.store.Clear(ctx, c.pattern+pat)
 			return err
 		}) {
 			c.pend.done(func(p *pending) map[string]uint64 { return p.patterns }, map[string]uint64{pat: seq})

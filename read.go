@@ -54,9 +54,9 @@ func (c *Cache) read(ctx context.Context, full string) (slot, error) {
 // (OpLease) is no hit or miss.
 func (c *Cache) readAs(ctx context.Context, op telemetry.Op, full string) (slot, error) {
 	var raw []byte
-	r, d, err := c.do(ctx, op, full, func(ctx context.Context) error {
+	r, d, err := c.call.do(ctx, op, full, func(ctx context.Context) error {
 		var err error
-		raw, err = c.store.Get(ctx, full)
+		raw, err = c.call.store.Get(ctx, full)
 		return err
 	})
 	switch r {
@@ -72,9 +72,8 @@ func (c *Cache) readAs(ctx context.Context, op telemetry.Op, full string) (slot,
 func (c *Cache) unwrap(full string, raw []byte, d time.Duration) slot {
 	env, err := decodeEnvelope(raw)
 	if err != nil {
-		c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeDecodeError, d)
-		c.counters[telemetry.TierStore].add(telemetry.OpGet, telemetry.OutcomeMiss, 1)
-		c.logs.failure(telemetry.OpGet, telemetry.OutcomeDecodeError, full, fmt.Errorf("%w: %w", ErrDecode, err))
+		c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeDecodeError, d)
+		c.call.logs.failure(telemetry.OpGet, telemetry.OutcomeDecodeError, full, fmt.Errorf("%w: %w", ErrDecode, err))
 		return slot{state: slotForeign, raw: raw, d: d}
 	}
 	return slot{state: slotEntry, env: env, raw: raw, d: d}
@@ -90,9 +89,8 @@ func (c *Cache) decode(key string, data []byte, dst any, d time.Duration) bool {
 		rv.Elem().SetZero()
 	}
 	if err := c.opts.Codec.Unmarshal(data, dst); err != nil {
-		c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeDecodeError, d)
-		c.counters[telemetry.TierStore].add(telemetry.OpGet, telemetry.OutcomeMiss, 1)
-		c.logs.failure(telemetry.OpGet, telemetry.OutcomeDecodeError, key, fmt.Errorf("%w: %w", ErrDecode, err))
+		c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeDecodeError, d)
+		c.call.logs.failure(telemetry.OpGet, telemetry.OutcomeDecodeError, key, fmt.Errorf("%w: %w", ErrDecode, err))
 		return false
 	}
 	return true

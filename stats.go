@@ -152,34 +152,38 @@ func (s *stripedCounter) Load() uint64 {
 	return sum
 }
 
-func (c *tierCounters) add(op telemetry.Op, o telemetry.Outcome, n uint64) {
+// add counts one outcome. Only reads of a value (OpGet) are hits or
+// misses: a write's own read, or Exists, is neither. A read that failed,
+// was refused, did not decode or was not sent (outcomeBlocked) is a miss
+// besides, since the caller got none.
+func (c *tierCounters) add(op telemetry.Op, o telemetry.Outcome) {
+	read := op == telemetry.OpGet
 	switch o {
-	case telemetry.OutcomeHit, telemetry.OutcomeMiss:
-		// Only reads of a value are hits or misses: a write's own read,
-		// or Exists, is neither.
-		if op != telemetry.OpGet {
-			return
+	case telemetry.OutcomeHit:
+		if read {
+			c.hits.Add(1)
 		}
-		if o == telemetry.OutcomeHit {
-			c.hits.Add(n)
-		} else {
-			c.misses.Add(n)
-		}
+		return
+	case telemetry.OutcomeMiss, outcomeBlocked:
 	case telemetry.OutcomeError:
-		c.errors.Add(n)
+		c.errors.Add(1)
 	case telemetry.OutcomeTimeout:
-		c.timeouts.Add(n)
+		c.timeouts.Add(1)
 	case telemetry.OutcomeRejected:
-		c.rejected.Add(n)
+		c.rejected.Add(1)
 	case telemetry.OutcomeDecodeError:
-		c.decodeErrors.Add(n)
+		c.decodeErrors.Add(1)
 	case telemetry.OutcomeOK:
 		switch op {
 		case telemetry.OpSet:
-			c.sets.Add(n)
+			c.sets.Add(1)
 		case telemetry.OpDelete:
-			c.deletes.Add(n)
+			c.deletes.Add(1)
 		}
+		return
+	}
+	if read {
+		c.misses.Add(1)
 	}
 }
 

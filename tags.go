@@ -42,7 +42,7 @@ func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slo
 		s, err := c.read(ctx, full)
 		return s, nil, true, err
 	}
-	bs, batch := c.store.(driver.BatchStore)
+	bs, batch := c.call.store.(driver.BatchStore)
 	if !batch {
 		gens, ok := c.generations(ctx, tags, nil)
 		if !ok {
@@ -57,7 +57,7 @@ func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slo
 		keys = append(keys, c.tagKey(t))
 	}
 	var vals [][]byte
-	r, d, err := c.do(ctx, telemetry.OpGet, full, func(ctx context.Context) error {
+	r, d, err := c.call.do(ctx, telemetry.OpGet, full, func(ctx context.Context) error {
 		var err error
 		vals, err = bs.GetMany(ctx, keys)
 		if err == nil && len(vals) != len(keys) {
@@ -73,7 +73,7 @@ func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slo
 		return slot{state: slotFailed, d: d}, nil, false, ctx.Err()
 	}
 	if vals[0] == nil {
-		c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, d)
+		c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, d)
 		return slot{state: slotAbsent, d: d}, gens, true, nil
 	}
 	return c.unwrap(full, vals[0], d), gens, true, nil
@@ -107,9 +107,9 @@ func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, 
 	for range 3 {
 		if read {
 			var raw []byte
-			r, _, _ := c.do(ctx, telemetry.OpTag, full, func(ctx context.Context) error {
+			r, _, _ := c.call.do(ctx, telemetry.OpTag, full, func(ctx context.Context) error {
 				var err error
-				raw, err = c.store.Get(ctx, full)
+				raw, err = c.call.store.Get(ctx, full)
 				return err
 			})
 			switch r {
@@ -121,10 +121,10 @@ func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, 
 		}
 		read = true
 		gen := newGeneration()
-		if cs, ok := c.store.(driver.ConditionalStore); ok {
+		if cs, ok := c.call.store.(driver.ConditionalStore); ok {
 			// Two processes starting a generation at once must agree on
 			// one, or their entries would record different ones.
-			won, ok := c.cond(ctx, telemetry.OpTag, full, func(ctx context.Context) (bool, error) {
+			won, ok := c.call.cond(ctx, telemetry.OpTag, full, func(ctx context.Context) (bool, error) {
 				return cs.SetNX(ctx, full, []byte(gen), tagTTL)
 			})
 			if !ok {
@@ -135,8 +135,8 @@ func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, 
 			}
 			continue // lost the race: read the winner's
 		}
-		r, _, _ := c.do(ctx, telemetry.OpTag, full, func(ctx context.Context) error {
-			return c.store.Set(ctx, full, []byte(gen), tagTTL)
+		r, _, _ := c.call.do(ctx, telemetry.OpTag, full, func(ctx context.Context) error {
+			return c.call.store.Set(ctx, full, []byte(gen), tagTTL)
 		})
 		if r != callOK {
 			return "", false
@@ -158,8 +158,8 @@ func (c *Cache) tagsCurrent(ctx context.Context, tags []tagGen) bool {
 	}
 	vals := make([][]byte, len(keys))
 	var r callResult
-	if bs, ok := c.store.(driver.BatchStore); ok {
-		r, _, _ = c.do(ctx, telemetry.OpTag, keys[0], func(ctx context.Context) error {
+	if bs, ok := c.call.store.(driver.BatchStore); ok {
+		r, _, _ = c.call.do(ctx, telemetry.OpTag, keys[0], func(ctx context.Context) error {
 			var err error
 			vals, err = bs.GetMany(ctx, keys)
 			if err == nil && len(vals) != len(keys) {
@@ -169,9 +169,9 @@ func (c *Cache) tagsCurrent(ctx context.Context, tags []tagGen) bool {
 		})
 	} else {
 		for i, k := range keys {
-			r, _, _ = c.do(ctx, telemetry.OpTag, k, func(ctx context.Context) error {
+			r, _, _ = c.call.do(ctx, telemetry.OpTag, k, func(ctx context.Context) error {
 				var err error
-				vals[i], err = c.store.Get(ctx, k)
+				vals[i], err = c.call.store.Get(ctx, k)
 				return err
 			})
 			if r != callOK {
@@ -217,15 +217,15 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 			return err
 		}
 	}
-	if c.store == nil {
+	if c.call.store == nil {
 		return nil
 	}
 	var errs []error
 	for _, tag := range tags {
 		full := c.tagKey(tag)
 		gen := []byte(newGeneration())
-		r, _, err := c.do(ctx, telemetry.OpInvalidate, full, func(ctx context.Context) error {
-			return c.store.Set(ctx, full, gen, tagTTL)
+		r, _, err := c.call.do(ctx, telemetry.OpInvalidate, full, func(ctx context.Context) error {
+			return c.call.store.Set(ctx, full, gen, tagTTL)
 		})
 		if r != callOK {
 			c.pend.addTags(tag)
@@ -241,7 +241,7 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 // newGeneration writes a new generation for tag (the retry of a failed
 // InvalidateTags).
 func (c *Cache) newGeneration(ctx context.Context, tag string) error {
-	return c.store.Set(ctx, c.tagKey(tag), []byte(newGeneration()), tagTTL)
+	return c.call.store.Set(ctx, c.tagKey(tag), []byte(newGeneration()), tagTTL)
 }
 
 func newGeneration() string { return hex.EncodeToString(token()[:8]) }

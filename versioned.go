@@ -74,7 +74,7 @@ const floorSuffix = "\x00floor"
 // at least the floor (write), or that the store failed (then the write is
 // kept and redone).
 func (c *Cache) raiseFloor(ctx context.Context, key string, version int64, ttl time.Duration) (write, failed bool) {
-	cs, ok := c.store.(driver.ConditionalStore)
+	cs, ok := c.call.store.(driver.ConditionalStore)
 	if !ok {
 		return true, false
 	}
@@ -84,9 +84,9 @@ func (c *Cache) raiseFloor(ctx context.Context, key string, version int64, ttl t
 	want := binary.BigEndian.AppendUint64(nil, uint64(version))
 	for range 8 {
 		var cur []byte
-		r, _, _ := c.do(ctx, telemetry.OpLease, full, func(ctx context.Context) error {
+		r, _, _ := c.call.do(ctx, telemetry.OpLease, full, func(ctx context.Context) error {
 			var err error
-			cur, err = c.store.Get(ctx, full)
+			cur, err = c.call.store.Get(ctx, full)
 			return err
 		})
 		var done bool
@@ -94,7 +94,7 @@ func (c *Cache) raiseFloor(ctx context.Context, key string, version int64, ttl t
 		case r == callFailed:
 			return false, true
 		case r == callAbsent:
-			done, ok = c.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
+			done, ok = c.call.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
 				return cs.SetNX(ctx, full, want, life)
 			})
 		case len(cur) == 8 && int64(binary.BigEndian.Uint64(cur)) > version:
@@ -102,7 +102,7 @@ func (c *Cache) raiseFloor(ctx context.Context, key string, version int64, ttl t
 		case len(cur) == 8 && int64(binary.BigEndian.Uint64(cur)) == version:
 			return true, false
 		default:
-			done, ok = c.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
+			done, ok = c.call.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
 				return cs.CompareAndSwap(ctx, full, cur, want, life)
 			})
 		}
