@@ -19,6 +19,7 @@ import (
 	"github.com/larderhq/larder/cmd/server/internal/cached"
 	"github.com/larderhq/larder/cmd/server/internal/sqlstore"
 	"github.com/larderhq/larder/cmd/server/internal/user"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -33,11 +34,7 @@ func newTestAPI(t *testing.T) *API {
 	if err := db.Seed(ctx, 3, fixedNow); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := memstore.New(memstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := larder.New(larder.Options{Store: ms})
+	c, err := larder.New(larder.Options{Store: storetest.Memory(t, memstore.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}
