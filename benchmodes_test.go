@@ -4,9 +4,7 @@ import (
 	"testing"
 
 	"github.com/larderhq/larder"
-	"github.com/larderhq/larder/internal/redistest"
-	"github.com/larderhq/larder/memstore"
-	"github.com/larderhq/larder/redisstore"
+	"github.com/larderhq/larder/internal/storetest"
 )
 
 // benchMode is modes for benchmarks (and tests) that take a testing.TB: a
@@ -15,23 +13,7 @@ import (
 // The wall-clock figures that tests do not assert are measured on these.
 func benchMode(tb testing.TB, name string, o larder.Options) *larder.Cache {
 	tb.Helper()
-	switch name {
-	case "memory":
-		s, err := memstore.New(memstore.Options{})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		o.Store = s
-	case "redis":
-		srv := redistest.Shared(tb)
-		s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB()})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		o.Store = s
-	default:
-		tb.Fatalf("no mode %q", name)
-	}
+	o.Store = storetest.Open(tb, name, nil)
 	c, err := larder.New(o)
 	if err != nil {
 		tb.Fatal(err)

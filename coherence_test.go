@@ -9,6 +9,7 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/internal/redistest"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/redisstore"
 )
 
@@ -22,10 +23,7 @@ func instance(t *testing.T, srv *redistest.Server, db int) *larder.Cache {
 // instanceAt is instance for a server this process did not start.
 func instanceAt(tb testing.TB, addr string, db int) *larder.Cache {
 	tb.Helper()
-	s, err := redisstore.New(redisstore.Options{Addr: addr, DB: db, TrackingPrefixes: []string{"coh:"}})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	s := storetest.Redis(tb, redisstore.Options{Addr: addr, DB: db, TrackingPrefixes: []string{"coh:"}})
 	// A budget no loaded machine exceeds: a write abandoned at the
 	// default 50 ms is dropped (fail open, by design) and never reaches
 	// the other instance, which would make these tests about fail-open,

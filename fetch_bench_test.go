@@ -9,6 +9,7 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/internal/redistest"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
 )
@@ -62,19 +63,10 @@ func benchCaches(b *testing.B) []struct {
 	c    *larder.Cache
 } {
 	b.Helper()
-	mem, err := memstore.New(memstore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	mem := storetest.Memory(b, memstore.Options{})
 	srv := redistest.Start(b)
-	rs, err := redisstore.New(redisstore.Options{Addr: srv.Addr()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rs2, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	rs := storetest.Redis(b, redisstore.Options{Addr: srv.Addr()})
+	rs2 := storetest.Redis(b, redisstore.Options{Addr: srv.Addr(), DB: 1})
 	out := []struct {
 		name string
 		c    *larder.Cache

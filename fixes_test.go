@@ -10,6 +10,7 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/internal/redistest"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
 	"github.com/larderhq/larder/telemetry"
@@ -86,10 +87,7 @@ func TestWrongTypeKeyDoesNotSpin(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Shared(t)
 	db := srv.FreshDB()
-	s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.Redis(t, redisstore.Options{Addr: srv.Addr(), DB: db})
 	c := newCache(t, larder.Options{Store: s, LocalMaxBytes: -1, BreakerThreshold: 1000})
 	cl := s.Client()
 	if err := cl.Do(ctx, cl.B().Rpush().Key(c.Key("list")).Element("x").Build()).Error(); err != nil {
@@ -269,10 +267,7 @@ func TestLoaderPanicIsAnError(t *testing.T) {
 // ErrEncode; NotFoundError is had on the first "not found" too.
 func TestProgrammingErrorsAreTyped(t *testing.T) {
 	ctx := context.Background()
-	s, err := memstore.New(memstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.Memory(t, memstore.Options{})
 	c := newCache(t, larder.Options{Store: s})
 	load := func(context.Context) (int, error) { return 1, nil }
 	var notPointer int
@@ -356,10 +351,7 @@ func TestBorrowedStoreStaysOpen(t *testing.T) {
 func TestUncoveredTrackingIsNotClaimed(t *testing.T) {
 	srv := redistest.Shared(t)
 	db := srv.FreshDB()
-	s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.Redis(t, redisstore.Options{Addr: srv.Addr(), DB: db})
 	a := newCache(t, larder.Options{Store: s, Namespace: "hand"})
 	waitFor(t, 10*time.Second, func() bool { return a.Stats().LocalCoherence == "tracking" })
 	ctx := context.Background()
@@ -371,10 +363,7 @@ func TestUncoveredTrackingIsNotClaimed(t *testing.T) {
 		t.Fatal("Get missed")
 	}
 	// A write behind the tier's back, by another instance.
-	s2, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2 := storetest.Redis(t, redisstore.Options{Addr: srv.Addr(), DB: db})
 	b := newCache(t, larder.Options{Store: s2, Namespace: "hand", LocalMaxBytes: -1})
 	if err := b.Set(ctx, "k", 2, 0); err != nil {
 		t.Fatal(err)
@@ -387,10 +376,7 @@ func TestUncoveredTrackingIsNotClaimed(t *testing.T) {
 func TestRefusedKeyDoesNotTripBreaker(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Shared(t)
-	s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.Redis(t, redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB()})
 	c := newCache(t, larder.Options{Store: s, LocalMaxBytes: -1, BreakerThreshold: 2})
 	cl := s.Client()
 	if err := cl.Do(ctx, cl.B().Rpush().Key(c.Key("list")).Element("x").Build()).Error(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
 	"go.uber.org/goleak"
@@ -20,25 +21,14 @@ func TestMain(m *testing.M) { redistest.Main(m) }
 // modes builds one Cache per real store, so that the operation tests
 // below run against each.
 func modes(t *testing.T) map[string]func(t *testing.T, o larder.Options) *larder.Cache {
-	return map[string]func(t *testing.T, o larder.Options) *larder.Cache{
-		"memory": func(t *testing.T, o larder.Options) *larder.Cache {
-			s, err := memstore.New(memstore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.Store = s
+	m := map[string]func(t *testing.T, o larder.Options) *larder.Cache{}
+	for _, mode := range storetest.Modes() {
+		m[mode] = func(t *testing.T, o larder.Options) *larder.Cache {
+			o.Store = storetest.Open(t, mode, nil)
 			return newCache(t, o)
-		},
-		"redis": func(t *testing.T, o larder.Options) *larder.Cache {
-			srv := redistest.Shared(t)
-			s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.Store = s
-			return newCache(t, o)
-		},
+		}
 	}
+	return m
 }
 
 type profile struct {
@@ -163,10 +153,7 @@ func failOpenCalls(ctx context.Context, c *larder.Cache) []func() (bool, error) 
 func faultyCache(tb testing.TB) (*larder.Cache, *redistest.Server) {
 	tb.Helper()
 	srv := redistest.Start(tb)
-	store, err := redisstore.New(redisstore.Options{Addr: srv.Addr()})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	store := storetest.Redis(tb, redisstore.Options{Addr: srv.Addr()})
 	c, err := larder.New(larder.Options{Store: store, Timeout: failOpenBudget, ProbeInterval: 50 * time.Millisecond})
 	if err != nil {
 		tb.Fatal(err)

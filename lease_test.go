@@ -10,6 +10,7 @@ import (
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/internal/redistest"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
 )
@@ -25,22 +26,14 @@ func instances(t *testing.T, mode string) (a, b *larder.Cache) {
 	o := larder.Options{Timeout: 5 * time.Second}
 	switch mode {
 	case "memory":
-		s, err := memstore.New(memstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.Store = s
+		o.Store = storetest.Memory(t, memstore.Options{})
 		return newCache(t, o), newCache(t, o)
 	case "redis":
 		srv := redistest.Shared(t)
 		db := srv.FreshDB()
 		var cs [2]*larder.Cache
 		for i := range cs {
-			s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db})
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.Store = s
+			o.Store = storetest.Redis(t, redisstore.Options{Addr: srv.Addr(), DB: db})
 			cs[i] = newCache(t, o)
 		}
 		return cs[0], cs[1]
@@ -295,11 +288,7 @@ func clockedInstances(t *testing.T, mode string, clk *cachetest.Clock) (a, b *la
 	if mode != "memory" {
 		return instances(t, mode)
 	}
-	s, err := memstore.New(memstore.Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := larder.Options{Store: s, Clock: clk, Timeout: 5 * time.Second}
+	o := larder.Options{Store: storetest.Memory(t, memstore.Options{Clock: clk}), Clock: clk, Timeout: 5 * time.Second}
 	return newCache(t, o), newCache(t, o)
 }
 

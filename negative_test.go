@@ -13,9 +13,7 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cachetest"
-	"github.com/larderhq/larder/internal/redistest"
-	"github.com/larderhq/larder/memstore"
-	"github.com/larderhq/larder/redisstore"
+	"github.com/larderhq/larder/internal/storetest"
 )
 
 // The negative-caching line of the issue: 10,000 requests for one missing
@@ -89,23 +87,7 @@ const (
 func clockedCache(t *testing.T, name string, clk *cachetest.Clock) *larder.Cache {
 	t.Helper()
 	o := larder.Options{Clock: clk, Timeout: 10 * time.Second}
-	switch name {
-	case "memory":
-		s, err := memstore.New(memstore.Options{Clock: clk})
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.Store = s
-	case "redis":
-		srv := redistest.Shared(t)
-		s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.Store = s
-	default:
-		t.Fatalf("no mode %q", name)
-	}
+	o.Store = storetest.Open(t, name, clk)
 	return newCache(t, o)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
 )
@@ -169,10 +170,7 @@ func TestRegressTrackingCoverage(t *testing.T) {
 			ctx := context.Background()
 			srv := redistest.Shared(t)
 			db := srv.FreshDB()
-			rs, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db, TrackingPrefixes: tc.prefixes})
-			if err != nil {
-				t.Fatal(err)
-			}
+			rs := storetest.Redis(t, redisstore.Options{Addr: srv.Addr(), DB: db, TrackingPrefixes: tc.prefixes})
 			var s driver.Store = rs
 			if tc.refuse {
 				s = &refusingTracker{rs}
@@ -195,10 +193,7 @@ func TestRegressTrackingCoverage(t *testing.T) {
 				t.Fatalf("Get = %v, %q", ok, got)
 			}
 			// Another instance writes behind a's back.
-			other, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db})
-			if err != nil {
-				t.Fatal(err)
-			}
+			other := storetest.Redis(t, redisstore.Options{Addr: srv.Addr(), DB: db})
 			b := newCache(t, larder.Options{Store: other, Namespace: "cov", Clock: clk, LocalMaxBytes: -1, Timeout: 5 * time.Second})
 			if err := b.Set(ctx, "k", "v2", time.Hour); err != nil {
 				t.Fatal(err)
@@ -215,10 +210,7 @@ func TestRegressTrackingCoverage(t *testing.T) {
 	}
 	t.Run("covered", func(t *testing.T) {
 		srv := redistest.Shared(t)
-		s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB(), TrackingPrefixes: []string{"cov:"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := storetest.Redis(t, redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB(), TrackingPrefixes: []string{"cov:"}})
 		r := &trackRecorder{Store: s}
 		c := newCache(t, larder.Options{Store: r, Namespace: "cov", Timeout: 5 * time.Second})
 		// The namespace first; then the prefix of the Cache's heartbeats,

@@ -17,6 +17,7 @@ import (
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
 	"go.uber.org/goleak"
@@ -40,24 +41,15 @@ func newRegressRig(t *testing.T, mode string, o larder.Options) *regressRig {
 	var inner driver.Store
 	switch mode {
 	case "memory":
-		s, err := memstore.New(memstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		inner = s
+		inner = storetest.Memory(t, memstore.Options{})
 	case "redis":
 		r.srv = redistest.Shared(t)
 		r.db = r.srv.FreshDB()
-		s, err := redisstore.New(redisstore.Options{Addr: r.srv.Addr(), DB: r.db})
-		if err != nil {
-			t.Fatal(err)
-		}
-		inner = s
+		inner = storetest.Redis(t, redisstore.Options{Addr: r.srv.Addr(), DB: r.db})
 	default:
 		t.Fatalf("unknown mode %q", mode)
 	}
 	r.s = newCountingStore(inner)
-	t.Cleanup(func() { _ = inner.Close() })
 	o.Store = r.s
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second

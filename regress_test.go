@@ -19,6 +19,7 @@ import (
 	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
 	"go.uber.org/goleak"
@@ -390,20 +391,13 @@ func TestRegressClockSkew(t *testing.T) {
 			var stores [2]driver.Store
 			switch mode {
 			case "memory":
-				s, err := memstore.New(memstore.Options{Clock: clk}) // the store's clock is the true one
-				if err != nil {
-					t.Fatal(err)
-				}
+				s := storetest.Memory(t, memstore.Options{Clock: clk}) // the store's clock is the true one
 				stores = [2]driver.Store{s, s}
 			case "redis":
 				srv := redistest.Shared(t)
 				db := srv.FreshDB()
 				for i := range stores {
-					s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db})
-					if err != nil {
-						t.Fatal(err)
-					}
-					stores[i] = s
+					stores[i] = storetest.Redis(t, redisstore.Options{Addr: srv.Addr(), DB: db})
 				}
 			}
 			honest := newCache(t, larder.Options{Store: stores[0], Clock: clk, Timeout: 5 * time.Second, BorrowStore: mode == "memory"})

@@ -9,9 +9,7 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cachetest"
-	"github.com/larderhq/larder/internal/redistest"
-	"github.com/larderhq/larder/memstore"
-	"github.com/larderhq/larder/redisstore"
+	"github.com/larderhq/larder/internal/storetest"
 )
 
 // clockedModes is modes with the Cache on clk. In memory mode the store
@@ -20,23 +18,13 @@ import (
 // own clock, so there they outlive the injected time and the envelope's
 // expiries alone decide.
 func clockedModes(clk *cachetest.Clock) map[string]func(t *testing.T) *larder.Cache {
-	return map[string]func(t *testing.T) *larder.Cache{
-		"memory": func(t *testing.T) *larder.Cache {
-			s, err := memstore.New(memstore.Options{Clock: clk})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return newCache(t, larder.Options{Store: s, Clock: clk})
-		},
-		"redis": func(t *testing.T) *larder.Cache {
-			srv := redistest.Shared(t)
-			s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return newCache(t, larder.Options{Store: s, Clock: clk})
-		},
+	m := map[string]func(t *testing.T) *larder.Cache{}
+	for _, mode := range storetest.Modes() {
+		m[mode] = func(t *testing.T) *larder.Cache {
+			return newCache(t, larder.Options{Store: storetest.Open(t, mode, clk), Clock: clk})
+		}
 	}
+	return m
 }
 
 func newFakeClock() *cachetest.Clock {

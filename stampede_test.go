@@ -19,6 +19,7 @@ import (
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
 )
@@ -402,11 +403,7 @@ func TestStampedeChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := redisstore.New(redisstore.Options{Addr: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newCache(t, larder.Options{Store: store, Timeout: stampedeBudget})
+	c := newCache(t, larder.Options{Store: storetest.Redis(t, redisstore.Options{Addr: addr}), Timeout: stampedeBudget})
 	warm(t, c)
 	failed := storeFailures(c)
 	var loads, began atomic.Int64
@@ -442,21 +439,12 @@ func sharedStoreCaches(t *testing.T, mode string, n int, o larder.Options) []*la
 	var open func() driver.Store
 	switch mode {
 	case "memory":
-		s, err := memstore.New(memstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := storetest.Memory(t, memstore.Options{})
 		open = func() driver.Store { return s } // each Cache closes it; the second Close is refused, harmlessly
 	case "redis":
 		srv := redistest.Shared(t)
 		db := srv.FreshDB()
-		open = func() driver.Store {
-			s, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: db})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
+		open = func() driver.Store { return storetest.Redis(t, redisstore.Options{Addr: srv.Addr(), DB: db}) }
 	default:
 		t.Fatalf("no mode %q", mode)
 	}

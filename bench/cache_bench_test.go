@@ -10,6 +10,7 @@ import (
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/redistest"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 	"github.com/larderhq/larder/redisstore"
 	goredis "github.com/redis/go-redis/v9"
@@ -47,16 +48,9 @@ func subjects(b testing.TB) map[string]cacheOps {
 	srv := redistest.Shared(b)
 	out := map[string]cacheOps{}
 
-	mem, err := memstore.New(memstore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	out["larder-memory"] = larderOps(b, mem, 0)
+	out["larder-memory"] = larderOps(b, storetest.Memory(b, memstore.Options{}), 0)
 
-	rs, err := redisstore.New(redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	rs := storetest.Redis(b, redisstore.Options{Addr: srv.Addr(), DB: srv.FreshDB()})
 	// The Redis path itself: BenchmarkTierHit measures the local tier.
 	out["larder-redis"] = larderOps(b, rs, -1)
 

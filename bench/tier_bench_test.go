@@ -8,6 +8,7 @@ import (
 	gocache "github.com/go-redis/cache/v9"
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/internal/redistest"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/redisstore"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -33,10 +34,7 @@ func BenchmarkTierHit(b *testing.B) {
 			// CACHE_LOCAL_MAX_BYTES=0 nothing asks Redis to track.
 			o.TrackingPrefixes = []string{"bench:"}
 		}
-		s, err := redisstore.New(o)
-		if err != nil {
-			b.Fatal(err)
-		}
+		s := storetest.Redis(b, o)
 		c, err := larder.New(larder.Options{Store: s, Namespace: "bench", LocalMaxBytes: local})
 		if err != nil {
 			b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/larderhq/larder"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -18,10 +19,7 @@ import (
 // when the test ends.
 func newMemoryCache(t *testing.T) *larder.Cache {
 	t.Helper()
-	s, err := memstore.New(memstore.Options{MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.Memory(t, memstore.Options{MaxBytes: 1 << 20})
 	return newCache(t, larder.Options{Store: s, Namespace: "test"})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/cacheadmin"
 	"github.com/larderhq/larder/driver"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -44,10 +45,7 @@ func TestStatsOff(t *testing.T) {
 
 func TestStatsMemory(t *testing.T) {
 	ctx := context.Background()
-	s, err := memstore.New(memstore.Options{MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.Memory(t, memstore.Options{MaxBytes: 1 << 20})
 	c := newCache(t, larder.Options{Store: s, Namespace: "test"})
 	// Another namespace in the same store: counted in entries (the whole
 	// store) but not in keys (this cache's namespace).

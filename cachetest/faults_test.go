@@ -10,18 +10,9 @@ import (
 
 	"github.com/larderhq/larder"
 	"github.com/larderhq/larder/driver"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 )
-
-func newMemstore(t *testing.T) *memstore.Store {
-	t.Helper()
-	s, err := memstore.New(memstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
 
 func newFaults(t *testing.T, inner driver.Store, cfg FaultConfig) *Faults {
 	t.Helper()
@@ -54,7 +45,7 @@ func TestFaultsViews(t *testing.T) {
 // optional interfaces included.
 func TestFaultsContract(t *testing.T) {
 	Run(t, func(t *testing.T) driver.Store {
-		f := newFaults(t, newMemstore(t), FaultConfig{})
+		f := newFaults(t, storetest.Memory(t, memstore.Options{}), FaultConfig{})
 		f.Disable()
 		return f.Store()
 	})
@@ -97,7 +88,7 @@ func (s *echoStore) ReportsOwnWrites() bool { return true }
 // are forwarded and nothing more; its Mode is reported; a Cache treats
 // the wrapper as remote (a breaker, not BreakerNone) even over memstore.
 func TestFaultsForwardsInterfaces(t *testing.T) {
-	mem := newMemstore(t)
+	mem := storetest.Memory(t, memstore.Options{})
 	f := newFaults(t, mem, FaultConfig{})
 	s := f.Store()
 	for name, ok := range map[string]bool{
@@ -125,7 +116,7 @@ func TestFaultsForwardsInterfaces(t *testing.T) {
 	}
 	_ = c.Close()
 
-	ts := &trackingStore{Store: newMemstore(t)}
+	ts := &trackingStore{Store: storetest.Memory(t, memstore.Options{})}
 	src, ok := newFaults(t, ts, FaultConfig{}).Store().(driver.InvalidationSource)
 	if !ok {
 		t.Fatal("a wrapped InvalidationSource is none")
@@ -143,7 +134,7 @@ func TestFaultsForwardsInterfaces(t *testing.T) {
 	if sr, ok := src.(driver.SelfReporter); !ok || sr.ReportsOwnWrites() {
 		t.Errorf("a source that does not report its own writes says it does")
 	}
-	echo := &echoStore{trackingStore: trackingStore{Store: newMemstore(t)}}
+	echo := &echoStore{trackingStore: trackingStore{Store: storetest.Memory(t, memstore.Options{})}}
 	if sr, ok := newFaults(t, echo, FaultConfig{}).Store().(driver.SelfReporter); !ok || !sr.ReportsOwnWrites() {
 		t.Errorf("a source that reports its own writes is not said to")
 	}
@@ -152,7 +143,7 @@ func TestFaultsForwardsInterfaces(t *testing.T) {
 // TestFaultsErrors: an injected error does not reach the store.
 func TestFaultsErrors(t *testing.T) {
 	ctx := context.Background()
-	mem := newMemstore(t)
+	mem := storetest.Memory(t, memstore.Options{})
 	f := newFaults(t, mem, FaultConfig{ErrorRate: 1})
 	s := f.Store()
 	if err := s.Set(ctx, "k", []byte("v"), time.Minute); !errors.Is(err, ErrInjected) || errors.Is(err, context.DeadlineExceeded) {
@@ -271,7 +262,7 @@ func TestFaultsTimeouts(t *testing.T) {
 // caller gave it, not what the caller's slice holds by then.
 func TestFaultsLateRunValue(t *testing.T) {
 	ctx := context.Background()
-	mem := newMemstore(t)
+	mem := storetest.Memory(t, memstore.Options{})
 	g := &gatedStore{Store: mem, gate: make(chan struct{})}
 	f := newFaults(t, g, FaultConfig{TimeoutRate: 1})
 	value := []byte("v1")
@@ -289,7 +280,7 @@ func TestFaultsLateRunValue(t *testing.T) {
 // TestFaultsLatency: a call whose context ends during its injected latency
 // returns the context's error and does not run.
 func TestFaultsLatency(t *testing.T) {
-	mem := newMemstore(t)
+	mem := storetest.Memory(t, memstore.Options{})
 	f := newFaults(t, mem, FaultConfig{LatencyRate: 1, MaxLatency: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -315,7 +306,7 @@ func TestFaultsLatency(t *testing.T) {
 func TestFaultsSeeded(t *testing.T) {
 	ctx := context.Background()
 	pattern := func(seed uint64) []string {
-		f, err := NewFaults(newMemstore(t), seed, FaultConfig{ErrorRate: 0.2, TimeoutRate: 0.2, MaxDelay: time.Microsecond})
+		f, err := NewFaults(storetest.Memory(t, memstore.Options{}), seed, FaultConfig{ErrorRate: 0.2, TimeoutRate: 0.2, MaxDelay: time.Microsecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -359,7 +350,7 @@ func TestFaultsSeeded(t *testing.T) {
 
 // TestFaultsConfig: bad rates are refused.
 func TestFaultsConfig(t *testing.T) {
-	mem := newMemstore(t)
+	mem := storetest.Memory(t, memstore.Options{})
 	for _, cfg := range []FaultConfig{
 		{ErrorRate: -0.1}, {TimeoutRate: 1.5}, {ErrorRate: 0.6, TimeoutRate: 0.6}, {MaxDelay: -1}, {LatencyRate: 2},
 	} {

@@ -13,6 +13,7 @@ import (
 	"github.com/larderhq/larder/cachetest"
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/glob"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -25,20 +26,10 @@ type mutant struct {
 	store    func(t *testing.T) driver.Store
 }
 
-// newMem returns a correct memstore for a mutant to wrap.
-func newMem(t *testing.T) *memstore.Store {
-	t.Helper()
-	s, err := memstore.New(memstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // hooked returns a mutant store: a memstore with the hooks that fn sets.
 func hooked(fn func(h *hookStore, m *memstore.Store)) func(t *testing.T) driver.Store {
 	return func(t *testing.T) driver.Store {
-		m := newMem(t)
+		m := storetest.Memory(t, memstore.Options{})
 		h := &hookStore{fullStore: m}
 		fn(h, m)
 		return h

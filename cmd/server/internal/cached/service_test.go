@@ -12,6 +12,7 @@ import (
 	"github.com/larderhq/larder/cmd/server/internal/cached"
 	"github.com/larderhq/larder/cmd/server/internal/user"
 	"github.com/larderhq/larder/cmd/server/internal/userdb"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -49,11 +50,7 @@ func setup(t *testing.T, enabled bool) (*cached.Service, *counting) {
 	}
 	var opts larder.Options
 	if enabled {
-		s, err := memstore.New(memstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.Store = s
+		opts.Store = storetest.Memory(t, memstore.Options{})
 	}
 	c, err := larder.New(opts)
 	if err != nil {
@@ -207,11 +204,7 @@ func (s *scripted) Update(ctx context.Context, id int64, up user.Update) (user.U
 // (its clock was read after the other's), does not replace version 3.
 func TestWriteThroughComparesVersions(t *testing.T) {
 	ctx := context.Background()
-	s, err := memstore.New(memstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := larder.New(larder.Options{Store: s})
+	c, err := larder.New(larder.Options{Store: storetest.Memory(t, memstore.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}

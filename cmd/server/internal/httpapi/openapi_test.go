@@ -19,6 +19,7 @@ import (
 	"github.com/larderhq/larder/cmd/server/internal/cached"
 	"github.com/larderhq/larder/cmd/server/internal/user"
 	"github.com/larderhq/larder/cmd/server/internal/userdb"
+	"github.com/larderhq/larder/internal/storetest"
 	"github.com/larderhq/larder/memstore"
 )
 
@@ -42,11 +43,7 @@ func newTestAPIWithCache(t *testing.T, enabled bool) *API {
 	}
 	var opts larder.Options
 	if enabled {
-		ms, err := memstore.New(memstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.Store = ms
+		opts.Store = storetest.Memory(t, memstore.Options{})
 	}
 	c, err := larder.New(opts)
 	if err != nil {
