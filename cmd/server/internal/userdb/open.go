@@ -107,7 +107,7 @@ func open(ctx context.Context, dsn string, opts Options, upto int) (*DB, error) 
 		return nil, err
 	}
 
-	if err := s.Ping(ctx); err != nil {
+	if err := s.firstPing(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -227,6 +227,24 @@ func redact(dsn string) string {
 		return dsn
 	}
 	return u.Redacted()
+}
+
+// firstPing pings, trying again for a while when SQLite reports the file
+// busy: a connection that opens while another process turns a new file to
+// WAL can be told SQLITE_BUSY at once, without the busy timeout's wait.
+func (s *DB) firstPing(ctx context.Context) error {
+	var err error
+	for attempt := range 20 {
+		if err = s.Ping(ctx); err == nil || s.d.isBusy == nil || !s.d.isBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 // Ping checks that the database answers, for a readiness probe. On SQLite it
