@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/glob"
 	"github.com/larderhq/larder/telemetry"
-	"golang.org/x/sync/singleflight"
 )
 
 // Cache is a namespaced, fail-open cache over a Store. Build one with New in
@@ -39,21 +37,9 @@ type Cache struct {
 	call    *caller // the store, its budget, breaker, logs and counters
 	closed  atomic.Bool
 
-	fetch fetchCounters
-
-	flights       singleflight.Group // one fill per key in this process
-	flightSeq     atomic.Uint64      // orders callers' arrival against flights' start (fill)
-	fetchDefaults fetchOptions       // what Fetch uses when given no options
-	refreshing    sync.Map           // full keys with a background refresh running
-	refreshSlots  chan struct{}      // bounds background refreshes
-	bgMu          sync.Mutex         // orders bg.Add against Close's bg.Wait
-	bg            sync.WaitGroup     // background refreshes and the retrier
-	bgCtx         context.Context    // cancelled by Close
-	bgCancel      context.CancelFunc
-	fillHook      func(full string) // tests: runs between a load and its fill
-
-	pend      *pending      // invalidations waiting for the store
-	retryStop chan struct{} // stops the retrier
+	fill *filler     // Fetch's loads, flights, leases and refreshes
+	bg   *background // the Cache's goroutines, ended by Close
+	pend *pending    // invalidations waiting for the store
 
 	tier     *localTier                // local tier before a remote store; nil if none
 	tracker  driver.InvalidationSource // what keeps tier coherent; nil if nothing
@@ -79,15 +65,13 @@ func New(opts Options) (*Cache, error) {
 		return nil, err
 	}
 	c := &Cache{
-		opts:         o,
-		prefix:       o.Namespace + ":",
-		pattern:      EscapeGlob(o.Namespace) + ":",
-		call:         newCaller(o),
-		pend:         newPending(o.MaxPending),
-		refreshSlots: make(chan struct{}, o.MaxRefreshes),
+		opts:    o,
+		prefix:  o.Namespace + ":",
+		pattern: EscapeGlob(o.Namespace) + ":",
+		call:    newCaller(o),
+		bg:      newBackground(),
+		pend:    newPending(o.MaxPending),
 	}
-	c.fetchDefaults, _ = c.finishFetchOptions(fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait})
-	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	if c.call.store != nil && !c.call.inProcess && o.LocalMaxBytes > 0 {
 		tier, err := newLocalTier(o.LocalMaxBytes, o.Clock, o.LocalClone)
 		if err != nil {
@@ -120,13 +104,11 @@ func New(opts Options) (*Cache, error) {
 				"local_fallback_ttl", o.LocalFallbackTTL)
 		}
 	}
+	c.fill = newFiller(o, c.call, c.tier, c.bg)
 	if c.call.store != nil {
-		c.retryStop = make(chan struct{})
-		c.bg.Add(1)
-		go func() { defer c.bg.Done(); c.retryLoop(c.retryStop) }()
+		c.bg.spawn(func() { c.retryLoop(c.bg.done) })
 		if c.live != nil {
-			c.bg.Add(1)
-			go func() { defer c.bg.Done(); c.live.run(c.retryStop) }()
+			c.bg.spawn(func() { c.live.run(c.bg.done) })
 		}
 	}
 	return c, nil
@@ -186,7 +168,7 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 		c.call.count(telemetry.TierStore, telemetry.OpGet, outcomeBlocked, 0)
 		return false, nil
 	}
-	s, err := c.read(ctx, c.prefix+key)
+	s, err := c.call.read(ctx, c.prefix+key)
 	if err != nil || (s.state != slotEntry) {
 		return false, err
 	}
@@ -212,24 +194,6 @@ func (c *Cache) localTTL() time.Duration {
 		return c.opts.LocalTTL
 	}
 	return c.opts.LocalFallbackTTL
-}
-
-// forget drops keys from the local tier after this instance changed
-// them, so that it reads its own writes at once (the store's invalidation
-// message follows, for the other instances).
-func (c *Cache) forget(keys ...string) {
-	if c.tier != nil {
-		for _, k := range keys {
-			c.tier.invalidate(k)
-		}
-	}
-}
-
-// forgetAll drops the whole local tier.
-func (c *Cache) forgetAll() {
-	if c.tier != nil {
-		c.tier.invalidateAll()
-	}
 }
 
 // Set encodes v and stores it under key for ttl; a zero ttl means
@@ -280,7 +244,7 @@ func (c *Cache) entry(ctx context.Context, key string, v any, ttl time.Duration,
 // outcome is unknown is kept (see pending): a versioned one to be redone,
 // any other as an invalidation of the key.
 func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Duration, keep keepFunc, version int64) (bool, error) {
-	defer c.forget(key)
+	defer c.tier.forget(key)
 	stored, failed := c.putOnce(ctx, key, raw, ttl, keep)
 	if failed {
 		if keep != nil {
@@ -313,7 +277,7 @@ func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Du
 		return r == callOK, r == callFailed
 	}
 	for range 16 {
-		cur, err := c.readAs(ctx, telemetry.OpLease, full)
+		cur, err := c.call.readAs(ctx, telemetry.OpLease, full)
 		if err != nil || cur.state == slotFailed {
 			return false, true
 		}
@@ -408,7 +372,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) (int, error) {
 	} else {
 		c.pend.forgetKeys(keys)
 	}
-	c.forget(keys...)
+	c.tier.forget(keys...)
 	return n, err
 }
 
@@ -467,7 +431,7 @@ func (c *Cache) Clear(ctx context.Context, pattern string) (int, error) {
 	if err != nil && !errors.Is(err, ErrInvalidPattern) {
 		c.pend.addPattern(pattern)
 	}
-	c.forgetAll()
+	c.tier.forgetAll()
 	return n, err
 }
 
@@ -541,13 +505,7 @@ func (c *Cache) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	c.bgMu.Lock()
-	c.bgCancel()
-	if c.retryStop != nil {
-		close(c.retryStop)
-	}
-	c.bgMu.Unlock()
-	c.bg.Wait()
+	c.bg.stop()
 	if n := c.pend.count(); n > 0 {
 		c.opts.Logger.Warn("larder: closed with invalidations that never reached the store", "pending", n)
 	}
@@ -568,7 +526,7 @@ func (c *Cache) Stats() Stats {
 		Breaker:   c.call.breakerState(),
 		Store:     c.call.counters[telemetry.TierStore].snapshot(),
 		Local:     c.call.counters[telemetry.TierLocal].snapshot(),
-		Fetch:     c.fetch.snapshot(),
+		Fetch:     c.fill.stats.snapshot(),
 		Pending:   c.pend.count(),
 	}
 	switch {

@@ -86,7 +86,7 @@ func (l *liveness) beat() {
 	}
 	l.mu.Unlock()
 	key := l.prefix + strconv.FormatUint(seq, 10)
-	ctx, cancel := context.WithTimeout(l.c.bgCtx, l.c.opts.Timeout)
+	ctx, cancel := context.WithTimeout(l.c.bg.ctx, l.c.opts.Timeout)
 	defer cancel()
 	// Straight to the store: a heartbeat is no cache operation to count,
 	// and it must not wait for the breaker, whose state it does not judge.

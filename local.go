@@ -119,6 +119,25 @@ func (n *localTier) invalidate(key string) {
 	n.cache.Invalidate(key)
 }
 
+// forget drops keys after this instance changed them, so that it reads
+// its own writes at once (the store's invalidation message follows, for
+// the other instances). Without a tier there is nothing to drop.
+func (n *localTier) forget(keys ...string) {
+	if n == nil {
+		return
+	}
+	for _, k := range keys {
+		n.invalidate(k)
+	}
+}
+
+// forgetAll drops the whole tier, if there is one.
+func (n *localTier) forgetAll() {
+	if n != nil {
+		n.invalidateAll()
+	}
+}
+
 // invalidateAll drops everything.
 func (n *localTier) invalidateAll() {
 	n.epoch.Add(1)
