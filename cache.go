@@ -155,14 +155,11 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	}
 	var snap localSnapshot
 	if c.tier != nil {
-		if c.trusted.Load() {
-			if v, ok := c.tier.get(key); ok && assign(dst, v) {
-				c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
-				return true, nil
-			}
+		if v, ok := c.tierGet(key); ok && assign(dst, v) {
+			c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
+			return true, nil
 		}
-		c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeMiss, 0)
-		snap = c.tier.snapshot(key)
+		snap = c.tierMiss(key)
 	}
 	if c.pend.blocks(key, nil) {
 		c.call.count(telemetry.TierStore, telemetry.OpGet, outcomeBlocked, 0)
@@ -186,6 +183,21 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 		c.tier.put(key, val, sizeOf(val), env.soft, c.localTTL(), snap)
 	}
 	return true, nil
+}
+
+// tierGet asks the local tier for key, if the tier may answer now.
+func (c *Cache) tierGet(key string) (any, bool) {
+	if !c.trusted.Load() {
+		return nil, false
+	}
+	return c.tier.get(key)
+}
+
+// tierMiss counts a miss in the local tier and snapshots key for the
+// fill that follows (see localTier.put).
+func (c *Cache) tierMiss(key string) localSnapshot {
+	c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeMiss, 0)
+	return c.tier.snapshot(key)
 }
 
 // localTTL is how long a local-tier entry may live now.

@@ -2,6 +2,7 @@ package larder
 
 import (
 	"context"
+	"time"
 
 	"github.com/larderhq/larder/telemetry"
 )
@@ -53,17 +54,11 @@ import (
 // Options.LocalClone). Several types must not share one key.
 func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.Context) (T, error), opts ...FetchOption) (T, error) {
 	var zero T
-	if err := c.check(ctx, key); err != nil {
-		return zero, err
-	}
-	o, err := c.fill.options(opts)
+	o, err := c.startFetch(ctx, key, load == nil, opts)
 	if err != nil {
 		return zero, err
 	}
-	if load == nil {
-		return zero, errOption("nil loader")
-	}
-	if c.call.store == nil {
+	if !c.Enabled() {
 		v, _, _, err := runLoad(ctx, c.fill, key, load, false)
 		return v, err
 	}
@@ -74,77 +69,135 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 	useTier := c.tier != nil && len(o.tags) == 0
 	var snap localSnapshot
 	if useTier {
-		if c.trusted.Load() {
-			if v, ok := c.tier.get(key); ok {
-				if tv, ok := v.(T); ok {
-					c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
-					return tv, nil
-				}
-			}
+		if v, ok := fromTier[T](c, key); ok {
+			return v, nil
 		}
-		c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeMiss, 0)
-		snap = c.tier.snapshot(key)
+		snap = c.tierMiss(key)
 	}
+	j := fetchJob[T]{c: c, key: key, full: c.prefix + key, load: load, o: o, useTier: useTier, snap: snap}
 	if c.pend.blocks(key, o.tags) {
 		// An invalidation of this key has not reached the store yet:
 		// what the store holds may be what it meant to remove.
-		return direct(ctx, c, key, load)
+		return j.direct(ctx)
 	}
-	full := c.prefix + key
-	cur, gens, ok, err := c.readTagged(ctx, full, o.tags)
-	if err == nil && !ok {
-		// Without the tags' generations no entry can be trusted.
-		return direct(ctx, c, key, load)
-	}
-	if err != nil {
+	cur, gens, ok, err := c.readTagged(ctx, j.full, o.tags)
+	switch {
+	case err != nil:
 		return zero, err
+	case !ok:
+		// Without the tags' generations no entry can be trusted.
+		return j.direct(ctx)
 	}
-	if cur.state == slotEntry && !cur.env.lease() && sameTags(cur.env.tags, gens) {
-		env := cur.env
-		now := c.opts.Clock.Now()
-		switch {
-		case env.fresh(now) && env.negative():
-			c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
-			c.fill.stats.negative.Add(1)
-			return zero, notFound(key, nil)
-		case env.fresh(now):
-			var v T
-			if c.decode(key, env.value, &v, cur.d) {
-				c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
-				if o.beta > 0 && xfetch(now, &env, o.beta) {
-					refresh(c.fill, key, full, cur.raw, gens, load, o)
-				}
-				if useTier {
-					soft := env.soft
-					if o.beta > 0 {
-						// Leave the last stretch before expiry to the
-						// store, where early refresh is decided.
-						soft -= int64(4*o.beta*float64(env.delta)) / 1000
-					}
-					c.tier.put(key, v, sizeOf(v), soft, c.localTTL(), snap)
-				}
-				return v, nil
-			}
-		case !env.negative() && env.usable(now) && now.UnixMilli() < env.soft+o.swr.Milliseconds():
-			var v T
-			if c.decode(key, env.value, &v, cur.d) {
-				c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
-				c.fill.stats.stale.Add(1)
-				refresh(c.fill, key, full, cur.raw, gens, load, o)
-				return v, nil
-			}
-		}
+	if v, ok, err := j.fromStore(cur, gens); ok {
+		return v, err
 	}
 	if cur.state == slotEntry {
 		c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, cur.d)
 	}
-	return fill(ctx, c, key, full, cur, gens, load, o)
+	return j.fill(ctx, cur, gens)
+}
+
+// startFetch validates a Fetch's key, loader and options, and returns the
+// options' settings.
+func (c *Cache) startFetch(ctx context.Context, key string, noLoader bool, opts []FetchOption) (fetchOptions, error) {
+	if err := c.check(ctx, key); err != nil {
+		return fetchOptions{}, err
+	}
+	o, err := c.fill.options(opts)
+	if err != nil {
+		return o, err
+	}
+	if noLoader {
+		return o, errOption("nil loader")
+	}
+	return o, nil
+}
+
+// fromTier returns key's value from the local tier if the tier may answer
+// now and holds a T, counting the hit.
+func fromTier[T any](c *Cache, key string) (T, bool) {
+	if v, ok := c.tierGet(key); ok {
+		if tv, ok := v.(T); ok {
+			c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
+			return tv, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+// fetchJob is one Fetch past the local tier: what it fetches, how, and
+// the local tier's snapshot for putting what it finds there.
+type fetchJob[T any] struct {
+	c         *Cache
+	key, full string
+	load      func(context.Context) (T, error)
+	o         fetchOptions
+	useTier   bool // the value may go into the local tier
+	snap      localSnapshot
+}
+
+// fromStore answers from what the store holds, if it can: a fresh value
+// (maybe refreshing it early), a fresh negative entry, or a stale value
+// within StaleWhileRevalidate while one refresh reloads it. ok is false
+// when the Fetch must fill.
+func (j fetchJob[T]) fromStore(cur slot, gens []tagGen) (v T, ok bool, err error) {
+	if cur.state != slotEntry || cur.env.lease() || !sameTags(cur.env.tags, gens) {
+		return v, false, nil
+	}
+	env := cur.env
+	now := j.c.opts.Clock.Now()
+	switch {
+	case env.fresh(now) && env.negative():
+		j.c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
+		j.c.fill.stats.negative.Add(1)
+		return v, true, notFound(j.key, nil)
+	case env.fresh(now):
+		return j.fresh(cur, gens, now)
+	case !env.negative() && env.usable(now) && now.UnixMilli() < env.soft+j.o.swr.Milliseconds():
+		return j.stale(cur, gens)
+	}
+	return v, false, nil
+}
+
+// fresh serves a fresh value, refreshing it early when XFetch says so, and
+// keeps it in the local tier.
+func (j fetchJob[T]) fresh(cur slot, gens []tagGen, now time.Time) (v T, ok bool, err error) {
+	if !j.c.decode(j.key, cur.env.value, &v, cur.d) {
+		return v, false, nil
+	}
+	j.c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
+	if j.o.beta > 0 && xfetch(now, &cur.env, j.o.beta) {
+		refresh(j.c.fill, j.key, j.full, cur.raw, gens, j.load, j.o)
+	}
+	if j.useTier {
+		soft := cur.env.soft
+		if j.o.beta > 0 {
+			// Leave the last stretch before expiry to the store, where
+			// early refresh is decided.
+			soft -= int64(4*j.o.beta*float64(cur.env.delta)) / 1000
+		}
+		j.c.tier.put(j.key, v, sizeOf(v), soft, j.c.localTTL(), j.snap)
+	}
+	return v, true, nil
+}
+
+// stale serves a stale value (stale-while-revalidate) and refreshes it in
+// the background.
+func (j fetchJob[T]) stale(cur slot, gens []tagGen) (v T, ok bool, err error) {
+	if !j.c.decode(j.key, cur.env.value, &v, cur.d) {
+		return v, false, nil
+	}
+	j.c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, cur.d)
+	j.c.fill.stats.stale.Add(1)
+	refresh(j.c.fill, j.key, j.full, cur.raw, gens, j.load, j.o)
+	return v, true, nil
 }
 
 // direct loads without the cache: for a key whose invalidation is pending,
 // or whose tags' generations cannot be read.
-func direct[T any](ctx context.Context, c *Cache, key string, load func(context.Context) (T, error)) (T, error) {
-	v, _, _, err := runLoad(ctx, c.fill, key, load, true)
+func (j fetchJob[T]) direct(ctx context.Context) (T, error) {
+	v, _, _, err := runLoad(ctx, j.c.fill, j.key, j.load, true)
 	return v, err
 }
 

@@ -55,10 +55,10 @@ func newFiller(o Options, call *caller, tier *localTier, bg *background) *filler
 type result[T any] struct {
 	v     T
 	err   error
-	start uint64 // Cache.flightSeq when the flight began
+	start uint64 // filler.flightSeq when the flight began
 }
 
-// fill runs one load for full in this process and shares it.
+// fill runs one load for the key in this process and shares it.
 //
 // A caller shares the result of a flight only if the flight began after
 // the caller arrived. A flight already under way may have loaded (or read)
@@ -70,21 +70,12 @@ type result[T any] struct {
 // round, usually a cache read of what the first flight filled. That holds
 // for every result that carries a value (a stale one too); errors are
 // shared as they are.
-func fill[T any](ctx context.Context, c *Cache, key, full string, cur slot, gens []tagGen, load func(context.Context) (T, error), o fetchOptions) (T, error) {
-	arrived := c.fill.flightSeq.Add(1)
+func (j fetchJob[T]) fill(ctx context.Context, cur slot, gens []tagGen) (T, error) {
+	f := j.c.fill
+	arrived := f.flightSeq.Add(1)
 	for {
-		ch := c.fill.flights.DoChan(full, func() (r any, err error) {
-			start := c.fill.flightSeq.Add(1)
-			defer func() {
-				// A panic here would be re-raised on a goroutine of
-				// singleflight's, where nobody can recover it.
-				if p := recover(); p != nil {
-					var zero T
-					r = result[T]{zero, &PanicError{Key: key, Value: p, Stack: debug.Stack()}, start}
-				}
-			}()
-			v, err := fillOnce(context.WithoutCancel(ctx), c, key, full, cur, gens, load, o)
-			return result[T]{v, err, start}, nil
+		ch := f.flights.DoChan(j.full, func() (any, error) {
+			return j.flight(ctx, cur, gens), nil
 		})
 		select {
 		case <-ctx.Done():
@@ -94,7 +85,7 @@ func fill[T any](ctx context.Context, c *Cache, key, full string, cur slot, gens
 			res, ok := r.Val.(result[T])
 			if !ok {
 				// Another type shares this key; do not hand its value over.
-				return direct(ctx, c, key, load)
+				return j.direct(ctx)
 			}
 			if res.start < arrived && carriesValue(res.err) {
 				// A flight from before this caller arrived: the next one
@@ -108,156 +99,25 @@ func fill[T any](ctx context.Context, c *Cache, key, full string, cur slot, gens
 	}
 }
 
+// flight is the body of one flight: a fill that the caller's end does not
+// cancel, whose panic becomes every waiting caller's error.
+func (j fetchJob[T]) flight(ctx context.Context, cur slot, gens []tagGen) (r result[T]) {
+	start := j.c.fill.flightSeq.Add(1)
+	defer func() {
+		// A panic here would be re-raised on a goroutine of
+		// singleflight's, where nobody can recover it.
+		if p := recover(); p != nil {
+			r = result[T]{err: &PanicError{Key: j.key, Value: p, Stack: debug.Stack()}, start: start}
+		}
+	}()
+	v, err := j.fillOnce(context.WithoutCancel(ctx), cur, gens)
+	return result[T]{v, err, start}
+}
+
 // carriesValue reports whether a flight's result is (or stands for) a
 // value read at some moment, which a caller arriving later must not take.
 func carriesValue(err error) bool {
 	return err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrStale) || errors.Is(err, ErrEncode)
-}
-
-// servable decodes a fresh, current value from a slot.
-func servable[T any](c *Cache, key string, s slot, gens []tagGen) (T, bool) {
-	var v T
-	if !s.value() || !sameTags(s.env.tags, gens) || !s.env.fresh(c.opts.Clock.Now()) {
-		return v, false
-	}
-	if !c.decode(key, s.env.value, &v, s.d) {
-		return v, false
-	}
-	c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, s.d)
-	return v, true
-}
-
-// Bounds of one fill's attempts at the store.
-const (
-	fillAttempts = 8                     // writes tried (lease, or swap over an old value)
-	fillPause    = 2 * time.Millisecond  // first pause between attempts and lease polls
-	fillMaxPause = 20 * time.Millisecond // longest pause
-)
-
-// fillOnce takes the key's lease (over what cur holds), loads, and swaps
-// the lease for the value. It makes a bounded number of attempts at the
-// store and waits for another filler no longer than LeaseWait; past either
-// it loads without writing.
-func fillOnce[T any](ctx context.Context, c *Cache, key, full string, cur slot, gens []tagGen, load func(context.Context) (T, error), o fetchOptions) (T, error) {
-	var zero T
-	cs, conditional := c.call.store.(driver.ConditionalStore)
-	if !conditional {
-		v, data, delta, err := runLoad(ctx, c.fill, key, load, true)
-		if err == nil && data != nil {
-			c.fill.write(ctx, full, c.fill.valueEnvelope(data, delta, o, gens, versionOf(v, o)))
-		}
-		return v, encodeErr(key, v, data, err)
-	}
-	lease := newLease()
-	waitUntil := c.opts.Clock.Now().Add(o.wait)
-	polls := int(o.wait/fillPause) + 1
-	pause := fillPause
-	var old slot // what the lease replaced
-	if cur.state == slotUnknown {
-		var err error
-		var ok bool
-		cur, gens, ok, err = c.readTagged(ctx, full, o.tags)
-		if err == nil && !ok {
-			return direct(ctx, c, key, load)
-		}
-		if err != nil {
-			return zero, err
-		}
-	}
-	for attempt := 0; ; {
-		if attempt >= fillAttempts || polls <= 0 {
-			return direct(ctx, c, key, load)
-		}
-		var won, ok bool
-		switch {
-		case cur.state == slotFailed:
-			// The store is failing: answer from the loader, write nothing.
-			return direct(ctx, c, key, load)
-		case cur.state == slotEntry && cur.env.lease():
-			// Another filler's lease is no old value to swap out: taking
-			// it over would let two loads race to fill. Wait for it.
-			if c.opts.Clock.Now().After(waitUntil) {
-				return direct(ctx, c, key, load)
-			}
-			if polls == int(o.wait/fillPause)+1 {
-				c.fill.stats.waits.Add(1)
-			}
-			polls--
-			time.Sleep(pause)
-			pause = min(2*pause, fillMaxPause)
-		case cur.state == slotEntry:
-			if v, ok := servable[T](c, key, cur, gens); ok {
-				return v, nil
-			}
-			if cur.env.negative() && sameTags(cur.env.tags, gens) && cur.env.fresh(c.opts.Clock.Now()) {
-				c.fill.stats.negative.Add(1)
-				return zero, notFound(key, nil)
-			}
-			fallthrough
-		default: // absent, foreign, or an old, invalidated or undecodable entry
-			attempt++
-			if attempt > 2 {
-				time.Sleep(pause)
-				pause = min(2*pause, fillMaxPause)
-			}
-			if cur.state == slotAbsent {
-				won, ok = c.call.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
-					return cs.SetNX(ctx, full, lease, o.leaseTTL)
-				})
-			} else {
-				prev := cur.raw
-				won, ok = c.call.cond(ctx, telemetry.OpLease, full, func(ctx context.Context) (bool, error) {
-					return cs.CompareAndSwap(ctx, full, prev, lease, o.leaseTTL)
-				})
-			}
-			if !ok {
-				// The lease may still land and make every reader wait for
-				// a filler that gave up: have it removed.
-				c.pend.addLease(full, lease, o.leaseTTL)
-				return direct(ctx, c, key, load)
-			}
-			if won {
-				old = cur
-			}
-		}
-		if won {
-			break
-		}
-		var err error
-		if cur, err = c.call.read(ctx, full); err != nil {
-			return zero, err
-		}
-	}
-
-	v, data, delta, err := runLoad(ctx, c.fill, key, load, true)
-	now := c.opts.Clock.Now()
-	switch {
-	case err == nil && data != nil:
-		if c.fill.hook != nil {
-			c.fill.hook(full)
-		}
-		c.fill.fillValue(ctx, cs, key, full, lease, c.fill.valueEnvelope(data, delta, o, gens, versionOf(v, o)), o)
-		return v, nil
-	case err == nil:
-		c.fill.release(ctx, cs, full, lease)
-		return v, encodeErr(key, v, data, nil)
-	case errors.Is(err, ErrNotFound) && o.negTTL > 0:
-		exp := now.Add(o.negTTL).UnixMilli()
-		c.fill.swap(ctx, cs, full, lease, envelope{flags: flagNegative, soft: exp, hard: exp, delta: delta.Microseconds(), tags: gens})
-		return zero, err
-	case o.sie > 0 && old.value() && sameTags(old.env.tags, gens) && old.env.usable(now) && now.UnixMilli() < old.env.soft+o.sie.Milliseconds():
-		var sv T
-		if c.decode(key, old.env.value, &sv, 0) {
-			// Put the old value back, so other instances serve it too;
-			// if the lease is gone, an invalidation came and the value
-			// must not return.
-			c.fill.swapRaw(ctx, cs, full, lease, old.raw, time.UnixMilli(old.env.hard).Sub(now))
-			c.fill.stats.staleOnError.Add(1)
-			return sv, fmt.Errorf("%w: %w", ErrStale, err)
-		}
-	}
-	c.fill.release(ctx, cs, full, lease)
-	return zero, err
 }
 
 // fillValue swaps the lease for the loaded value. When the lease was
