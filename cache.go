@@ -32,21 +32,15 @@ import (
 // ErrUnavailable.
 type Cache struct {
 	opts    Options
-	prefix  string  // Namespace + ":"
-	pattern string  // prefix with glob characters escaped, for Clear
-	call    *caller // the store, its budget, breaker, logs and counters
+	prefix  string // Namespace + ":"
+	pattern string // prefix with glob characters escaped, for Clear
 	closed  atomic.Bool
 
+	call *caller     // the store, its budget, breaker, logs and counters
+	tier *localTier  // before a remote store, with its coherence; nil if none
 	fill *filler     // Fetch's loads, flights, leases and refreshes
-	bg   *background // the Cache's goroutines, ended by Close
 	pend *pending    // invalidations waiting for the store
-
-	tier     *localTier                // local tier before a remote store; nil if none
-	tracker  driver.InvalidationSource // what keeps tier coherent; nil if nothing
-	coherent bool                      // tracker covers this namespace
-	untrack  func()
-	live     *liveness   // bounds the tier's lag; nil if not needed
-	trusted  atomic.Bool // the tier may answer now (see liveness): one load per hit
+	bg   *background // the Cache's goroutines, ended by Close
 }
 
 // New returns a Cache configured by opts. It does not talk to the store: a
@@ -73,43 +67,14 @@ func New(opts Options) (*Cache, error) {
 		pend:    newPending(o.MaxPending),
 	}
 	if c.call.store != nil && !c.call.inProcess && o.LocalMaxBytes > 0 {
-		tier, err := newLocalTier(o.LocalMaxBytes, o.Clock, o.LocalClone)
-		if err != nil {
-			return nil, fmt.Errorf("%w: local tier: %w", ErrInvalidOptions, err)
-		}
-		c.tier = tier
-		c.trusted.Store(true)
-		if src, ok := c.call.store.(driver.InvalidationSource); ok {
-			c.tracker = src
-			err := src.Track(c.prefix)
-			if err != nil {
-				o.Logger.Warn("larder: the store cannot report changes in this namespace; local-tier entries live for LocalFallbackTTL only",
-					"namespace", o.Namespace, "err", err, "local_fallback_ttl", o.LocalFallbackTTL)
-			} else {
-				c.coherent = true
-			}
-			if echo, ok := src.(driver.SelfReporter); ok && err == nil && echo.ReportsOwnWrites() && o.LocalLag > 0 && src.Track(heartbeatKeys(c)) == nil {
-				c.live = newLiveness(c, o.LocalLag)
-				c.trusted.Store(false) // until the first heartbeat comes back
-			}
-			live := c.live
-			c.untrack = src.OnInvalidate(func(keys []string) {
-				if live != nil && keys != nil {
-					live.observe(keys)
-				}
-				tier.onInvalidate(c.prefix, keys)
-			})
-		} else {
-			o.Logger.Warn("larder: the store cannot report changes; local-tier entries live for LocalFallbackTTL only",
-				"local_fallback_ttl", o.LocalFallbackTTL)
+		if c.tier, err = newLocal(o, c.call.store, c.prefix, c.bg); err != nil {
+			return nil, err
 		}
 	}
 	c.fill = newFiller(o, c.call, c.tier, c.bg)
 	if c.call.store != nil {
 		c.bg.spawn(func() { c.retryLoop(c.bg.done) })
-		if c.live != nil {
-			c.bg.spawn(func() { c.live.run(c.bg.done) })
-		}
+		c.tier.start(c.bg)
 	}
 	return c, nil
 }
@@ -150,17 +115,23 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	if err := checkDst(dst); err != nil {
 		return false, err
 	}
-	if c.call.store == nil {
+	if !c.Enabled() {
 		return false, nil
 	}
 	var snap localSnapshot
 	if c.tier != nil {
-		if v, ok := c.tierGet(key); ok && assign(dst, v) {
+		if v, ok := c.tier.answer(key); ok && assign(dst, v) {
 			c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
 			return true, nil
 		}
 		snap = c.tierMiss(key)
 	}
+	return c.getStored(ctx, key, dst, snap)
+}
+
+// getStored is Get past the local tier: it reads the store, and keeps an
+// untagged hit in the tier unless an invalidation came after snap.
+func (c *Cache) getStored(ctx context.Context, key string, dst any, snap localSnapshot) (bool, error) {
 	if c.pend.blocks(key, nil) {
 		c.call.count(telemetry.TierStore, telemetry.OpGet, outcomeBlocked, 0)
 		return false, nil
@@ -179,18 +150,9 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	}
 	c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, s.d)
 	if c.tier != nil && len(env.tags) == 0 {
-		val := reflect.ValueOf(dst).Elem().Interface()
-		c.tier.put(key, val, sizeOf(val), env.soft, c.localTTL(), snap)
+		c.tier.keep(key, reflect.ValueOf(dst).Elem().Interface(), env.soft, snap)
 	}
 	return true, nil
-}
-
-// tierGet asks the local tier for key, if the tier may answer now.
-func (c *Cache) tierGet(key string) (any, bool) {
-	if !c.trusted.Load() {
-		return nil, false
-	}
-	return c.tier.get(key)
 }
 
 // tierMiss counts a miss in the local tier and snapshots key for the
@@ -198,14 +160,6 @@ func (c *Cache) tierGet(key string) (any, bool) {
 func (c *Cache) tierMiss(key string) localSnapshot {
 	c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeMiss, 0)
 	return c.tier.snapshot(key)
-}
-
-// localTTL is how long a local-tier entry may live now.
-func (c *Cache) localTTL() time.Duration {
-	if c.coherent && c.tracker.Tracking() {
-		return c.opts.LocalTTL
-	}
-	return c.opts.LocalFallbackTTL
 }
 
 // Set encodes v and stores it under key for ttl; a zero ttl means
@@ -521,12 +475,7 @@ func (c *Cache) Close() error {
 	if n := c.pend.count(); n > 0 {
 		c.opts.Logger.Warn("larder: closed with invalidations that never reached the store", "pending", n)
 	}
-	if c.untrack != nil {
-		c.untrack()
-	}
-	if c.tier != nil {
-		c.tier.stop()
-	}
+	c.tier.close()
 	return c.call.close(c.opts.BorrowStore)
 }
 
@@ -541,21 +490,7 @@ func (c *Cache) Stats() Stats {
 		Fetch:     c.fill.stats.snapshot(),
 		Pending:   c.pend.count(),
 	}
-	switch {
-	case c.tier == nil:
-		s.LocalCoherence = CoherenceOff
-	case c.coherent && c.tracker.Tracking():
-		s.LocalCoherence = CoherenceTracking
-	default:
-		s.LocalCoherence = CoherenceTTL
-	}
-	s.LocalTrusted = c.tier != nil && c.trusted.Load()
-	if c.tier != nil {
-		entries, bytes := c.tier.size()
-		s.Local.Entries, s.Local.Bytes = uint64(entries), bytes
-		s.Local.Evictions = c.tier.evictions.Load()
-		s.Local.Invalidations = c.tier.invalidations.Load()
-	}
+	c.tier.report(&s)
 	return s
 }
 

@@ -116,7 +116,7 @@ func (c *Cache) startFetch(ctx context.Context, key string, noLoader bool, opts 
 // fromTier returns key's value from the local tier if the tier may answer
 // now and holds a T, counting the hit.
 func fromTier[T any](c *Cache, key string) (T, bool) {
-	if v, ok := c.tierGet(key); ok {
+	if v, ok := c.tier.answer(key); ok {
 		if tv, ok := v.(T); ok {
 			c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
 			return tv, true
@@ -177,7 +177,7 @@ func (j fetchJob[T]) fresh(cur slot, gens []tagGen, now time.Time) (v T, ok bool
 			// early refresh is decided.
 			soft -= int64(4*j.o.beta*float64(cur.env.delta)) / 1000
 		}
-		j.c.tier.put(j.key, v, sizeOf(v), soft, j.c.localTTL(), j.snap)
+		j.c.tier.keep(j.key, v, soft, j.snap)
 	}
 	return v, true, nil
 }
