@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/larderhq/larder/driver"
 	"github.com/larderhq/larder/internal/glob"
 	"github.com/larderhq/larder/telemetry"
-	"golang.org/x/sync/singleflight"
 )
 
 // Cache is a namespaced, fail-open cache over a Store. Build one with New in
@@ -34,33 +32,15 @@ import (
 // ErrUnavailable.
 type Cache struct {
 	opts    Options
-	prefix  string  // Namespace + ":"
-	pattern string  // prefix with glob characters escaped, for Clear
-	call    *caller // the store, its budget, breaker, logs and counters
+	prefix  string // Namespace + ":"
+	pattern string // prefix with glob characters escaped, for Clear
 	closed  atomic.Bool
 
-	fetch fetchCounters
-
-	flights       singleflight.Group // one fill per key in this process
-	flightSeq     atomic.Uint64      // orders callers' arrival against flights' start (fill)
-	fetchDefaults fetchOptions       // what Fetch uses when given no options
-	refreshing    sync.Map           // full keys with a background refresh running
-	refreshSlots  chan struct{}      // bounds background refreshes
-	bgMu          sync.Mutex         // orders bg.Add against Close's bg.Wait
-	bg            sync.WaitGroup     // background refreshes and the retrier
-	bgCtx         context.Context    // cancelled by Close
-	bgCancel      context.CancelFunc
-	fillHook      func(full string) // tests: runs between a load and its fill
-
-	pend      *pending      // invalidations waiting for the store
-	retryStop chan struct{} // stops the retrier
-
-	tier     *localTier                // local tier before a remote store; nil if none
-	tracker  driver.InvalidationSource // what keeps tier coherent; nil if nothing
-	coherent bool                      // tracker covers this namespace
-	untrack  func()
-	live     *liveness   // bounds the tier's lag; nil if not needed
-	trusted  atomic.Bool // the tier may answer now (see liveness): one load per hit
+	call *caller     // the store, its budget, breaker, logs and counters
+	tier *localTier  // before a remote store, with its coherence; nil if none
+	fill *filler     // Fetch's loads, flights, leases and refreshes
+	pend *pending    // invalidations waiting for the store
+	bg   *background // the Cache's goroutines, ended by Close
 }
 
 // New returns a Cache configured by opts. It does not talk to the store: a
@@ -79,55 +59,22 @@ func New(opts Options) (*Cache, error) {
 		return nil, err
 	}
 	c := &Cache{
-		opts:         o,
-		prefix:       o.Namespace + ":",
-		pattern:      EscapeGlob(o.Namespace) + ":",
-		call:         newCaller(o),
-		pend:         newPending(o.MaxPending),
-		refreshSlots: make(chan struct{}, o.MaxRefreshes),
+		opts:    o,
+		prefix:  o.Namespace + ":",
+		pattern: EscapeGlob(o.Namespace) + ":",
+		call:    newCaller(o),
+		bg:      newBackground(),
+		pend:    newPending(o.MaxPending),
 	}
-	c.fetchDefaults, _ = c.finishFetchOptions(fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait})
-	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	if c.call.store != nil && !c.call.inProcess && o.LocalMaxBytes > 0 {
-		tier, err := newLocalTier(o.LocalMaxBytes, o.Clock, o.LocalClone)
-		if err != nil {
-			return nil, fmt.Errorf("%w: local tier: %w", ErrInvalidOptions, err)
-		}
-		c.tier = tier
-		c.trusted.Store(true)
-		if src, ok := c.call.store.(driver.InvalidationSource); ok {
-			c.tracker = src
-			err := src.Track(c.prefix)
-			if err != nil {
-				o.Logger.Warn("larder: the store cannot report changes in this namespace; local-tier entries live for LocalFallbackTTL only",
-					"namespace", o.Namespace, "err", err, "local_fallback_ttl", o.LocalFallbackTTL)
-			} else {
-				c.coherent = true
-			}
-			if echo, ok := src.(driver.SelfReporter); ok && err == nil && echo.ReportsOwnWrites() && o.LocalLag > 0 && src.Track(heartbeatKeys(c)) == nil {
-				c.live = newLiveness(c, o.LocalLag)
-				c.trusted.Store(false) // until the first heartbeat comes back
-			}
-			live := c.live
-			c.untrack = src.OnInvalidate(func(keys []string) {
-				if live != nil && keys != nil {
-					live.observe(keys)
-				}
-				tier.onInvalidate(c.prefix, keys)
-			})
-		} else {
-			o.Logger.Warn("larder: the store cannot report changes; local-tier entries live for LocalFallbackTTL only",
-				"local_fallback_ttl", o.LocalFallbackTTL)
+		if c.tier, err = newLocal(o, c.call.store, c.prefix, c.bg); err != nil {
+			return nil, err
 		}
 	}
+	c.fill = newFiller(o, c.call, c.tier, c.bg)
 	if c.call.store != nil {
-		c.retryStop = make(chan struct{})
-		c.bg.Add(1)
-		go func() { defer c.bg.Done(); c.retryLoop(c.retryStop) }()
-		if c.live != nil {
-			c.bg.Add(1)
-			go func() { defer c.bg.Done(); c.live.run(c.retryStop) }()
-		}
+		c.bg.spawn(func() { c.retryLoop(c.bg.done) })
+		c.tier.start(c.bg)
 	}
 	return c, nil
 }
@@ -168,25 +115,28 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	if err := checkDst(dst); err != nil {
 		return false, err
 	}
-	if c.call.store == nil {
+	if !c.Enabled() {
 		return false, nil
 	}
 	var snap localSnapshot
 	if c.tier != nil {
-		if c.trusted.Load() {
-			if v, ok := c.tier.get(key); ok && assign(dst, v) {
-				c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
-				return true, nil
-			}
+		if v, ok := c.tier.answer(key); ok && assign(dst, v) {
+			c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeHit, 0)
+			return true, nil
 		}
-		c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeMiss, 0)
-		snap = c.tier.snapshot(key)
+		snap = c.tierMiss(key)
 	}
+	return c.getStored(ctx, key, dst, snap)
+}
+
+// getStored is Get past the local tier: it reads the store, and keeps an
+// untagged hit in the tier unless an invalidation came after snap.
+func (c *Cache) getStored(ctx context.Context, key string, dst any, snap localSnapshot) (bool, error) {
 	if c.pend.blocks(key, nil) {
 		c.call.count(telemetry.TierStore, telemetry.OpGet, outcomeBlocked, 0)
 		return false, nil
 	}
-	s, err := c.read(ctx, c.prefix+key)
+	s, err := c.call.read(ctx, c.prefix+key)
 	if err != nil || (s.state != slotEntry) {
 		return false, err
 	}
@@ -200,36 +150,16 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	}
 	c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeHit, s.d)
 	if c.tier != nil && len(env.tags) == 0 {
-		val := reflect.ValueOf(dst).Elem().Interface()
-		c.tier.put(key, val, sizeOf(val), env.soft, c.localTTL(), snap)
+		c.tier.keep(key, reflect.ValueOf(dst).Elem().Interface(), env.soft, snap)
 	}
 	return true, nil
 }
 
-// localTTL is how long a local-tier entry may live now.
-func (c *Cache) localTTL() time.Duration {
-	if c.coherent && c.tracker.Tracking() {
-		return c.opts.LocalTTL
-	}
-	return c.opts.LocalFallbackTTL
-}
-
-// forget drops keys from the local tier after this instance changed
-// them, so that it reads its own writes at once (the store's invalidation
-// message follows, for the other instances).
-func (c *Cache) forget(keys ...string) {
-	if c.tier != nil {
-		for _, k := range keys {
-			c.tier.invalidate(k)
-		}
-	}
-}
-
-// forgetAll drops the whole local tier.
-func (c *Cache) forgetAll() {
-	if c.tier != nil {
-		c.tier.invalidateAll()
-	}
+// tierMiss counts a miss in the local tier and snapshots key for the
+// fill that follows (see localTier.put).
+func (c *Cache) tierMiss(key string) localSnapshot {
+	c.call.count(telemetry.TierLocal, telemetry.OpGet, telemetry.OutcomeMiss, 0)
+	return c.tier.snapshot(key)
 }
 
 // Set encodes v and stores it under key for ttl; a zero ttl means
@@ -280,7 +210,7 @@ func (c *Cache) entry(ctx context.Context, key string, v any, ttl time.Duration,
 // outcome is unknown is kept (see pending): a versioned one to be redone,
 // any other as an invalidation of the key.
 func (c *Cache) put(ctx context.Context, key string, raw []byte, ttl time.Duration, keep keepFunc, version int64) (bool, error) {
-	defer c.forget(key)
+	defer c.tier.forget(key)
 	stored, failed := c.putOnce(ctx, key, raw, ttl, keep)
 	if failed {
 		if keep != nil {
@@ -313,7 +243,7 @@ func (c *Cache) putOnce(ctx context.Context, key string, raw []byte, ttl time.Du
 		return r == callOK, r == callFailed
 	}
 	for range 16 {
-		cur, err := c.readAs(ctx, telemetry.OpLease, full)
+		cur, err := c.call.readAs(ctx, telemetry.OpLease, full)
 		if err != nil || cur.state == slotFailed {
 			return false, true
 		}
@@ -408,7 +338,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) (int, error) {
 	} else {
 		c.pend.forgetKeys(keys)
 	}
-	c.forget(keys...)
+	c.tier.forget(keys...)
 	return n, err
 }
 
@@ -467,7 +397,7 @@ func (c *Cache) Clear(ctx context.Context, pattern string) (int, error) {
 	if err != nil && !errors.Is(err, ErrInvalidPattern) {
 		c.pend.addPattern(pattern)
 	}
-	c.forgetAll()
+	c.tier.forgetAll()
 	return n, err
 }
 
@@ -541,22 +471,11 @@ func (c *Cache) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	c.bgMu.Lock()
-	c.bgCancel()
-	if c.retryStop != nil {
-		close(c.retryStop)
-	}
-	c.bgMu.Unlock()
-	c.bg.Wait()
+	c.bg.stop()
 	if n := c.pend.count(); n > 0 {
 		c.opts.Logger.Warn("larder: closed with invalidations that never reached the store", "pending", n)
 	}
-	if c.untrack != nil {
-		c.untrack()
-	}
-	if c.tier != nil {
-		c.tier.stop()
-	}
+	c.tier.close()
 	return c.call.close(c.opts.BorrowStore)
 }
 
@@ -568,24 +487,10 @@ func (c *Cache) Stats() Stats {
 		Breaker:   c.call.breakerState(),
 		Store:     c.call.counters[telemetry.TierStore].snapshot(),
 		Local:     c.call.counters[telemetry.TierLocal].snapshot(),
-		Fetch:     c.fetch.snapshot(),
+		Fetch:     c.fill.stats.snapshot(),
 		Pending:   c.pend.count(),
 	}
-	switch {
-	case c.tier == nil:
-		s.LocalCoherence = CoherenceOff
-	case c.coherent && c.tracker.Tracking():
-		s.LocalCoherence = CoherenceTracking
-	default:
-		s.LocalCoherence = CoherenceTTL
-	}
-	s.LocalTrusted = c.tier != nil && c.trusted.Load()
-	if c.tier != nil {
-		entries, bytes := c.tier.size()
-		s.Local.Entries, s.Local.Bytes = uint64(entries), bytes
-		s.Local.Evictions = c.tier.evictions.Load()
-		s.Local.Invalidations = c.tier.invalidations.Load()
-	}
+	c.tier.report(&s)
 	return s
 }
 

@@ -127,9 +127,10 @@ func Version[T any](f func(T) int64) FetchOption {
 	}
 }
 
-func (c *Cache) fetchOptions(opts []FetchOption) (fetchOptions, error) {
+// options returns the settings of one Fetch given opts.
+func (f *filler) options(opts []FetchOption) (fetchOptions, error) {
 	if len(opts) == 0 {
-		return c.fetchDefaults, nil // computed once, in New: the common hit path
+		return f.defaults, nil // computed once, in New: the common hit path
 	}
 	o := fetchOptions{jitter: DefaultJitter, leaseTTL: DefaultLeaseTTL, wait: DefaultLeaseWait}
 	for _, opt := range opts {
@@ -138,11 +139,11 @@ func (c *Cache) fetchOptions(opts []FetchOption) (fetchOptions, error) {
 		}
 		o = opt(o)
 	}
-	return c.finishFetchOptions(o)
+	return f.finishOptions(o)
 }
 
-// finishFetchOptions checks what the options set and fills defaults.
-func (c *Cache) finishFetchOptions(o fetchOptions) (fetchOptions, error) {
+// finishOptions checks what the options set and fills defaults.
+func (f *filler) finishOptions(o fetchOptions) (fetchOptions, error) {
 	switch {
 	case o.err != nil:
 		return o, o.err
@@ -163,7 +164,7 @@ func (c *Cache) finishFetchOptions(o fetchOptions) (fetchOptions, error) {
 		}
 	}
 	if o.ttl == 0 {
-		o.ttl = c.opts.DefaultTTL
+		o.ttl = f.defaultTTL
 	}
 	if o.ttl < time.Millisecond {
 		o.ttl = time.Millisecond

@@ -6,7 +6,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/larderhq/larder/driver"
 )
 
 // liveness bounds how stale the local tier can be. Invalidations
@@ -23,9 +26,12 @@ import (
 // So a value changed by another instance is served from this tier at most
 // LocalLag (plus the scheduling delay of one timer) after the change.
 type liveness struct {
-	c      *Cache
-	prefix string // full key prefix of this instance's heartbeats
-	bound  time.Duration
+	store   driver.Store
+	ctx     context.Context // ends at Close
+	timeout time.Duration
+	trusted *atomic.Bool // the tier's: whether it may answer now
+	prefix  string       // full key prefix of this instance's heartbeats
+	bound   time.Duration
 
 	mu        sync.Mutex
 	seq       uint64
@@ -39,16 +45,22 @@ type liveness struct {
 // so that Count and Clear never see them, and tracked on its own.
 const heartbeatPrefix = "_larder_hb:"
 
-// heartbeatKeys is the prefix under which c's heartbeats live, which the
-// store must also track.
-func heartbeatKeys(c *Cache) string { return heartbeatPrefix + c.prefix }
+// heartbeatKeys is the prefix under which the heartbeats of the namespace
+// with key prefix prefix live, which the store must also track.
+func heartbeatKeys(prefix string) string { return heartbeatPrefix + prefix }
 
-func newLiveness(c *Cache, bound time.Duration) *liveness {
+// newLiveness returns the heartbeat of the tier whose flag trusted is, in
+// the namespace with key prefix prefix; its writes are bounded by timeout
+// and end with ctx.
+func newLiveness(ctx context.Context, store driver.Store, timeout time.Duration, prefix string, trusted *atomic.Bool, bound time.Duration) *liveness {
 	return &liveness{
-		c:      c,
-		prefix: heartbeatKeys(c) + hex.EncodeToString(token()[:6]) + ":",
-		bound:  bound,
-		sent:   map[uint64]time.Time{},
+		store:   store,
+		ctx:     ctx,
+		timeout: timeout,
+		trusted: trusted,
+		prefix:  heartbeatKeys(prefix) + hex.EncodeToString(token()[:6]) + ":",
+		bound:   bound,
+		sent:    map[uint64]time.Time{},
 	}
 }
 
@@ -86,11 +98,11 @@ func (l *liveness) beat() {
 	}
 	l.mu.Unlock()
 	key := l.prefix + strconv.FormatUint(seq, 10)
-	ctx, cancel := context.WithTimeout(l.c.bgCtx, l.c.opts.Timeout)
+	ctx, cancel := context.WithTimeout(l.ctx, l.timeout)
 	defer cancel()
 	// Straight to the store: a heartbeat is no cache operation to count,
 	// and it must not wait for the breaker, whose state it does not judge.
-	_ = l.c.call.store.Set(ctx, key, []byte{'1'}, 4*l.bound)
+	_ = l.store.Set(ctx, key, []byte{'1'}, 4*l.bound)
 }
 
 // observe takes the full keys an invalidation reported and confirms the
@@ -125,7 +137,7 @@ func (l *liveness) confirm(seq uint64) {
 	if left <= 0 {
 		return
 	}
-	l.c.trusted.Store(true)
+	l.trusted.Store(true)
 	if l.timer == nil {
 		l.timer = time.AfterFunc(left, l.expire)
 	} else {
@@ -141,5 +153,5 @@ func (l *liveness) expire() {
 		l.timer.Reset(left)
 		return
 	}
-	l.c.trusted.Store(false)
+	l.trusted.Store(false)
 }

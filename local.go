@@ -1,6 +1,7 @@
 package larder
 
 import (
+	"fmt"
 	"hash/maphash"
 	"reflect"
 	"sync/atomic"
@@ -36,6 +37,16 @@ type localTier struct {
 
 	evictions     atomic.Uint64
 	invalidations atomic.Uint64
+
+	// What keeps the tier coherent with the store, and whether the tier
+	// may answer now.
+	tracker     driver.InvalidationSource // nil if nothing reports changes
+	coherent    bool                      // tracker covers the namespace
+	untrack     func()
+	live        *liveness   // bounds the tier's lag; nil if not needed
+	trusted     atomic.Bool // read once per hit
+	ttl         time.Duration
+	fallbackTTL time.Duration // entries' life while changes go unreported
 }
 
 const localStripes = 1024
@@ -73,8 +84,106 @@ func newLocalTier(maxBytes int64, clock driver.Clock, clone func(any) any) (*loc
 	return n, nil
 }
 
+// newLocal returns the local tier in front of store, a remote store, and
+// sets up what keeps it coherent: it registers the namespace (prefix)
+// with the store's driver.InvalidationSource, and where the store reports
+// its own writes, a heartbeat that bounds the tier's lag (liveness; start
+// runs it). A store that cannot cover the namespace leaves the tier
+// keeping entries for Options.LocalFallbackTTL only.
+func newLocal(o Options, store driver.Store, prefix string, bg *background) (*localTier, error) {
+	n, err := newLocalTier(o.LocalMaxBytes, o.Clock, o.LocalClone)
+	if err != nil {
+		return nil, fmt.Errorf("%w: local tier: %w", ErrInvalidOptions, err)
+	}
+	n.ttl, n.fallbackTTL = o.LocalTTL, o.LocalFallbackTTL
+	n.trusted.Store(true)
+	src, ok := store.(driver.InvalidationSource)
+	if !ok {
+		o.Logger.Warn("larder: the store cannot report changes; local-tier entries live for LocalFallbackTTL only",
+			"local_fallback_ttl", o.LocalFallbackTTL)
+		return n, nil
+	}
+	n.tracker = src
+	err = src.Track(prefix)
+	if err != nil {
+		o.Logger.Warn("larder: the store cannot report changes in this namespace; local-tier entries live for LocalFallbackTTL only",
+			"namespace", o.Namespace, "err", err, "local_fallback_ttl", o.LocalFallbackTTL)
+	} else {
+		n.coherent = true
+	}
+	if echo, ok := src.(driver.SelfReporter); ok && err == nil && echo.ReportsOwnWrites() && o.LocalLag > 0 && src.Track(heartbeatKeys(prefix)) == nil {
+		n.live = newLiveness(bg.ctx, store, o.Timeout, prefix, &n.trusted, o.LocalLag)
+		n.trusted.Store(false) // until the first heartbeat comes back
+	}
+	live := n.live
+	n.untrack = src.OnInvalidate(func(keys []string) {
+		if live != nil && keys != nil {
+			live.observe(keys)
+		}
+		n.onInvalidate(prefix, keys)
+	})
+	return n, nil
+}
+
+// start runs the tier's heartbeat, if it has one, on bg.
+func (n *localTier) start(bg *background) {
+	if n != nil && n.live != nil {
+		bg.spawn(func() { n.live.run(bg.done) })
+	}
+}
+
+// tracking reports whether the store reports every change to the
+// namespace now.
+func (n *localTier) tracking() bool { return n.coherent && n.tracker.Tracking() }
+
+// maxTTL is how long an entry may live in the tier now.
+func (n *localTier) maxTTL() time.Duration {
+	if n.tracking() {
+		return n.ttl
+	}
+	return n.fallbackTTL
+}
+
+// report adds the tier's state and size to s; without a tier, its
+// coherence is off.
+func (n *localTier) report(s *Stats) {
+	if n == nil {
+		s.LocalCoherence = CoherenceOff
+		return
+	}
+	s.LocalCoherence = CoherenceTTL
+	if n.tracking() {
+		s.LocalCoherence = CoherenceTracking
+	}
+	s.LocalTrusted = n.trusted.Load()
+	entries, bytes := n.size()
+	s.Local.Entries, s.Local.Bytes = uint64(entries), bytes
+	s.Local.Evictions = n.evictions.Load()
+	s.Local.Invalidations = n.invalidations.Load()
+}
+
+// close stops listening for changes and stops the tier's goroutines.
+func (n *localTier) close() {
+	if n == nil {
+		return
+	}
+	if n.untrack != nil {
+		n.untrack()
+	}
+	n.stop()
+}
+
 func (n *localTier) stripe(key string) *atomic.Uint64 {
 	return &n.stripes[maphash.String(n.seed, key)%localStripes]
+}
+
+// answer returns the value of key if the tier may answer now (see
+// liveness) and holds a live one.
+func (n *localTier) answer(key string) (any, bool) {
+	if !n.trusted.Load() {
+		return nil, false
+	}
+	return n.get(key)
 }
 
 // get returns the value of key if the tier holds a live one.
@@ -113,10 +222,35 @@ func (n *localTier) put(key string, value any, size int, softMs int64, maxTTL ti
 	}
 }
 
+// keep puts a value read from the store into the tier for as long as the
+// tier may keep it (see put).
+func (n *localTier) keep(key string, value any, softMs int64, snap localSnapshot) {
+	n.put(key, value, sizeOf(value), softMs, n.maxTTL(), snap)
+}
+
 // invalidate drops key: bump first, then delete (see localTier).
 func (n *localTier) invalidate(key string) {
 	n.stripe(key).Add(1)
 	n.cache.Invalidate(key)
+}
+
+// forget drops keys after this instance changed them, so that it reads
+// its own writes at once (the store's invalidation message follows, for
+// the other instances). Without a tier there is nothing to drop.
+func (n *localTier) forget(keys ...string) {
+	if n == nil {
+		return
+	}
+	for _, k := range keys {
+		n.invalidate(k)
+	}
+}
+
+// forgetAll drops the whole tier, if there is one.
+func (n *localTier) forgetAll() {
+	if n != nil {
+		n.invalidateAll()
+	}
 }
 
 // invalidateAll drops everything.

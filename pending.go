@@ -323,7 +323,7 @@ func (c *Cache) retryLoop(stop <-chan struct{}) {
 func (c *Cache) retryPending() bool {
 	r := c.pend.round()
 	ok := true
-	bg := context.WithValue(c.bgCtx, pastBreaker{}, true)
+	bg := bypassBreaker(c.bg.ctx)
 	call := func(timeout time.Duration, fn func(ctx context.Context) error) bool {
 		ctx, cancel := context.WithTimeout(bg, timeout)
 		defer cancel()
@@ -335,7 +335,7 @@ func (c *Cache) retryPending() bool {
 			return err
 		}) {
 			c.pend.doneAll(r.all)
-			c.forgetAll()
+			c.tier.forgetAll()
 		} else {
 			ok = false
 		}
@@ -367,7 +367,7 @@ func (c *Cache) retryPending() bool {
 			ok = false
 			continue
 		}
-		c.forget(key)
+		c.tier.forget(key)
 		c.pend.doneWrite(key, w.seq)
 	}
 	if cs, conditional := c.call.store.(driver.ConditionalStore); conditional {

@@ -46,17 +46,17 @@ func (s slot) value() bool { return s.state == slotEntry && s.env.isValue() }
 // only the caller's own (context). An absent key is counted as a miss, a
 // failure as a failure and a miss, foreign bytes as a decode error and a
 // miss; an entry is counted by the caller.
-func (c *Cache) read(ctx context.Context, full string) (slot, error) {
+func (c *caller) read(ctx context.Context, full string) (slot, error) {
 	return c.readAs(ctx, telemetry.OpGet, full)
 }
 
 // readAs is read counted as op: a write's own read of what it replaces
 // (OpLease) is no hit or miss.
-func (c *Cache) readAs(ctx context.Context, op telemetry.Op, full string) (slot, error) {
+func (c *caller) readAs(ctx context.Context, op telemetry.Op, full string) (slot, error) {
 	var raw []byte
-	r, d, err := c.call.do(ctx, op, full, func(ctx context.Context) error {
+	r, d, err := c.do(ctx, op, full, func(ctx context.Context) error {
 		var err error
-		raw, err = c.call.store.Get(ctx, full)
+		raw, err = c.store.Get(ctx, full)
 		return err
 	})
 	switch r {
@@ -69,11 +69,11 @@ func (c *Cache) readAs(ctx context.Context, op telemetry.Op, full string) (slot,
 }
 
 // unwrap decodes stored bytes into a slot.
-func (c *Cache) unwrap(full string, raw []byte, d time.Duration) slot {
+func (c *caller) unwrap(full string, raw []byte, d time.Duration) slot {
 	env, err := decodeEnvelope(raw)
 	if err != nil {
-		c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeDecodeError, d)
-		c.call.logs.failure(telemetry.OpGet, telemetry.OutcomeDecodeError, full, fmt.Errorf("%w: %w", ErrDecode, err))
+		c.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeDecodeError, d)
+		c.logs.failure(telemetry.OpGet, telemetry.OutcomeDecodeError, full, fmt.Errorf("%w: %w", ErrDecode, err))
 		return slot{state: slotForeign, raw: raw, d: d}
 	}
 	return slot{state: slotEntry, env: env, raw: raw, d: d}

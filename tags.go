@@ -39,7 +39,7 @@ func (c *Cache) tagKey(tag string) string { return c.prefix + tagPrefix + tag }
 // can be trusted and none may be written.
 func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slot, []tagGen, bool, error) {
 	if len(tags) == 0 {
-		s, err := c.read(ctx, full)
+		s, err := c.call.read(ctx, full)
 		return s, nil, true, err
 	}
 	bs, batch := c.call.store.(driver.BatchStore)
@@ -48,7 +48,7 @@ func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slo
 		if !ok {
 			return slot{state: slotFailed}, nil, false, ctx.Err()
 		}
-		s, err := c.read(ctx, full)
+		s, err := c.call.read(ctx, full)
 		return s, gens, true, err
 	}
 	keys := make([]string, 0, 1+len(tags))
@@ -76,7 +76,7 @@ func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slo
 		c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, d)
 		return slot{state: slotAbsent, d: d}, gens, true, nil
 	}
-	return c.unwrap(full, vals[0], d), gens, true, nil
+	return c.call.unwrap(full, vals[0], d), gens, true, nil
 }
 
 // generations returns the current generation of each tag, starting one for
