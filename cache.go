@@ -37,6 +37,7 @@ type Cache struct {
 	closed  atomic.Bool
 
 	call *caller     // the store, its budget, breaker, logs and counters
+	tags *tagger     // the generations of tags
 	tier *localTier  // before a remote store, with its coherence; nil if none
 	fill *filler     // Fetch's loads, flights, leases and refreshes
 	pend *pending    // invalidations waiting for the store
@@ -58,11 +59,13 @@ func New(opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
+	call, prefix := newCaller(o), o.Namespace+":"
 	c := &Cache{
 		opts:    o,
-		prefix:  o.Namespace + ":",
+		prefix:  prefix,
 		pattern: EscapeGlob(o.Namespace) + ":",
-		call:    newCaller(o),
+		call:    call,
+		tags:    &tagger{call: call, prefix: prefix},
 		bg:      newBackground(),
 		pend:    newPending(o.MaxPending),
 	}
@@ -141,7 +144,7 @@ func (c *Cache) getStored(ctx context.Context, key string, dst any, snap localSn
 		return false, err
 	}
 	env := s.env
-	if !env.isValue() || !env.fresh(c.opts.Clock.Now()) || c.pend.blocksEntry(key, env.tags) || !c.tagsCurrent(ctx, env.tags) {
+	if !env.isValue() || !env.fresh(c.opts.Clock.Now()) || c.pend.blocksEntry(key, env.tags) || !c.tags.current(ctx, env.tags) {
 		c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, s.d)
 		return false, nil
 	}
@@ -366,7 +369,7 @@ func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 	if derr != nil || !env.isValue() || !env.fresh(c.opts.Clock.Now()) || c.pend.blocksEntry(key, env.tags) {
 		return false, nil
 	}
-	return c.tagsCurrent(ctx, env.tags), nil
+	return c.tags.current(ctx, env.tags), nil
 }
 
 // Clear removes every key of this cache's namespace that matches pattern, a

@@ -80,7 +80,7 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, load func(context.C
 		// what the store holds may be what it meant to remove.
 		return j.direct(ctx)
 	}
-	cur, gens, ok, err := c.readTagged(ctx, j.full, o.tags)
+	cur, gens, ok, err := c.tags.read(ctx, j.full, o.tags)
 	switch {
 	case err != nil:
 		return zero, err

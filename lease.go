@@ -87,7 +87,7 @@ func (l *leaseFill[T]) readUnknown(ctx context.Context) (ok bool, err error) {
 	if l.cur.state != slotUnknown {
 		return true, nil
 	}
-	l.cur, l.gens, ok, err = l.c.readTagged(ctx, l.full, l.o.tags)
+	l.cur, l.gens, ok, err = l.c.tags.read(ctx, l.full, l.o.tags)
 	return ok, err
 }
 

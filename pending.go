@@ -355,7 +355,7 @@ func (c *Cache) retryPending() bool {
 		}
 	}
 	for tag, seq := range r.tags {
-		if call(c.opts.Timeout, func(ctx context.Context) error { return c.newGeneration(ctx, tag) }) {
+		if call(c.opts.Timeout, func(ctx context.Context) error { return c.tags.renew(ctx, tag) }) {
 			c.pend.done(func(p *pending) map[string]uint64 { return p.tags }, map[string]uint64{tag: seq})
 		} else {
 			ok = false

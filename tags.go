@@ -22,6 +22,14 @@ import (
 // before an invalidation records the old generation: tags cannot make a
 // stale set visible.
 
+// tagger keeps the generations of one namespace's tags: it reads them with
+// an entry, starts one for a tag that has none, and tells whether the
+// generations an entry recorded are still current.
+type tagger struct {
+	call   *caller
+	prefix string // the namespace's, with its colon
+}
+
 // tagPrefix is the reserved part of the namespace where generations live.
 const tagPrefix = "_larder:tag:"
 
@@ -30,34 +38,34 @@ const tagPrefix = "_larder:tag:"
 // invalidates (the safe direction).
 const tagTTL = 30 * 24 * time.Hour
 
-func (c *Cache) tagKey(tag string) string { return c.prefix + tagPrefix + tag }
+// key is the full key of tag's generation.
+func (tg *tagger) key(tag string) string { return tg.prefix + tagPrefix + tag }
 
-// readTagged reads the entry under full and the current generations of
-// tags (none: a plain read), in one round trip where the store can
-// (driver.BatchStore). ok is false
-// when the generations cannot be had (the store failing): then no entry
-// can be trusted and none may be written.
-func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slot, []tagGen, bool, error) {
+// read reads the entry under full and the current generations of tags
+// (none: a plain read), in one round trip where the store can
+// (driver.BatchStore). ok is false when the generations cannot be had (the
+// store failing): then no entry can be trusted and none may be written.
+func (tg *tagger) read(ctx context.Context, full string, tags []string) (slot, []tagGen, bool, error) {
 	if len(tags) == 0 {
-		s, err := c.call.read(ctx, full)
+		s, err := tg.call.read(ctx, full)
 		return s, nil, true, err
 	}
-	bs, batch := c.call.store.(driver.BatchStore)
+	bs, batch := tg.call.store.(driver.BatchStore)
 	if !batch {
-		gens, ok := c.generations(ctx, tags, nil)
+		gens, ok := tg.generations(ctx, tags, nil)
 		if !ok {
 			return slot{state: slotFailed}, nil, false, ctx.Err()
 		}
-		s, err := c.call.read(ctx, full)
+		s, err := tg.call.read(ctx, full)
 		return s, gens, true, err
 	}
 	keys := make([]string, 0, 1+len(tags))
 	keys = append(keys, full)
 	for _, t := range tags {
-		keys = append(keys, c.tagKey(t))
+		keys = append(keys, tg.key(t))
 	}
 	var vals [][]byte
-	r, d, err := c.call.do(ctx, telemetry.OpGet, full, func(ctx context.Context) error {
+	r, d, err := tg.call.do(ctx, telemetry.OpGet, full, func(ctx context.Context) error {
 		var err error
 		vals, err = bs.GetMany(ctx, keys)
 		if err == nil && len(vals) != len(keys) {
@@ -68,21 +76,21 @@ func (c *Cache) readTagged(ctx context.Context, full string, tags []string) (slo
 	if r != callOK {
 		return slot{state: slotFailed, d: d}, nil, false, err
 	}
-	gens, ok := c.generations(ctx, tags, vals[1:])
+	gens, ok := tg.generations(ctx, tags, vals[1:])
 	if !ok {
 		return slot{state: slotFailed, d: d}, nil, false, ctx.Err()
 	}
 	if vals[0] == nil {
-		c.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, d)
+		tg.call.count(telemetry.TierStore, telemetry.OpGet, telemetry.OutcomeMiss, d)
 		return slot{state: slotAbsent, d: d}, gens, true, nil
 	}
-	return c.call.unwrap(full, vals[0], d), gens, true, nil
+	return tg.call.unwrap(full, vals[0], d), gens, true, nil
 }
 
 // generations returns the current generation of each tag, starting one for
 // a tag that has none; known holds generations already read (nil entries
 // for absent ones), or is nil to read them here.
-func (c *Cache) generations(ctx context.Context, tags []string, known [][]byte) ([]tagGen, bool) {
+func (tg *tagger) generations(ctx context.Context, tags []string, known [][]byte) ([]tagGen, bool) {
 	gens := make([]tagGen, len(tags))
 	for i, tag := range tags {
 		var gen string
@@ -90,7 +98,7 @@ func (c *Cache) generations(ctx context.Context, tags []string, known [][]byte) 
 		if known != nil && known[i] != nil {
 			gen, ok = string(known[i]), true
 		} else {
-			gen, ok = c.generation(ctx, tag, known == nil)
+			gen, ok = tg.generation(ctx, tag, known == nil)
 		}
 		if !ok {
 			return nil, false
@@ -102,14 +110,14 @@ func (c *Cache) generations(ctx context.Context, tags []string, known [][]byte) 
 
 // generation reads a tag's generation (unless read is false: it is known
 // to be absent), starting one if it has none.
-func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, bool) {
-	full := c.tagKey(tag)
+func (tg *tagger) generation(ctx context.Context, tag string, read bool) (string, bool) {
+	full := tg.key(tag)
 	for range 3 {
 		if read {
 			var raw []byte
-			r, _, _ := c.call.do(ctx, telemetry.OpTag, full, func(ctx context.Context) error {
+			r, _, _ := tg.call.do(ctx, telemetry.OpTag, full, func(ctx context.Context) error {
 				var err error
-				raw, err = c.call.store.Get(ctx, full)
+				raw, err = tg.call.store.Get(ctx, full)
 				return err
 			})
 			switch r {
@@ -121,10 +129,10 @@ func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, 
 		}
 		read = true
 		gen := newGeneration()
-		if cs, ok := c.call.store.(driver.ConditionalStore); ok {
+		if cs, ok := tg.call.store.(driver.ConditionalStore); ok {
 			// Two processes starting a generation at once must agree on
 			// one, or their entries would record different ones.
-			won, ok := c.call.cond(ctx, telemetry.OpTag, full, func(ctx context.Context) (bool, error) {
+			won, ok := tg.call.cond(ctx, telemetry.OpTag, full, func(ctx context.Context) (bool, error) {
 				return cs.SetNX(ctx, full, []byte(gen), tagTTL)
 			})
 			if !ok {
@@ -135,8 +143,8 @@ func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, 
 			}
 			continue // lost the race: read the winner's
 		}
-		r, _, _ := c.call.do(ctx, telemetry.OpTag, full, func(ctx context.Context) error {
-			return c.call.store.Set(ctx, full, []byte(gen), tagTTL)
+		r, _, _ := tg.call.do(ctx, telemetry.OpTag, full, func(ctx context.Context) error {
+			return tg.call.store.Set(ctx, full, []byte(gen), tagTTL)
 		})
 		if r != callOK {
 			return "", false
@@ -146,20 +154,20 @@ func (c *Cache) generation(ctx context.Context, tag string, read bool) (string, 
 	return "", false
 }
 
-// tagsCurrent reports whether the generations an entry recorded are still
+// current reports whether the generations an entry recorded are still
 // the current ones. A generation that is gone counts as changed.
-func (c *Cache) tagsCurrent(ctx context.Context, tags []tagGen) bool {
+func (tg *tagger) current(ctx context.Context, tags []tagGen) bool {
 	if len(tags) == 0 {
 		return true
 	}
 	keys := make([]string, len(tags))
 	for i, t := range tags {
-		keys[i] = c.tagKey(t.tag)
+		keys[i] = tg.key(t.tag)
 	}
 	vals := make([][]byte, len(keys))
 	var r callResult
-	if bs, ok := c.call.store.(driver.BatchStore); ok {
-		r, _, _ = c.call.do(ctx, telemetry.OpTag, keys[0], func(ctx context.Context) error {
+	if bs, ok := tg.call.store.(driver.BatchStore); ok {
+		r, _, _ = tg.call.do(ctx, telemetry.OpTag, keys[0], func(ctx context.Context) error {
 			var err error
 			vals, err = bs.GetMany(ctx, keys)
 			if err == nil && len(vals) != len(keys) {
@@ -169,9 +177,9 @@ func (c *Cache) tagsCurrent(ctx context.Context, tags []tagGen) bool {
 		})
 	} else {
 		for i, k := range keys {
-			r, _, _ = c.call.do(ctx, telemetry.OpTag, k, func(ctx context.Context) error {
+			r, _, _ = tg.call.do(ctx, telemetry.OpTag, k, func(ctx context.Context) error {
 				var err error
-				vals[i], err = c.call.store.Get(ctx, k)
+				vals[i], err = tg.call.store.Get(ctx, k)
 				return err
 			})
 			if r != callOK {
@@ -222,7 +230,7 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	}
 	var errs []error
 	for _, tag := range tags {
-		full := c.tagKey(tag)
+		full := c.tags.key(tag)
 		gen := []byte(newGeneration())
 		r, _, err := c.call.do(ctx, telemetry.OpInvalidate, full, func(ctx context.Context) error {
 			return c.call.store.Set(ctx, full, gen, tagTTL)
@@ -238,10 +246,10 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	return errors.Join(errs...)
 }
 
-// newGeneration writes a new generation for tag (the retry of a failed
+// renew writes a new generation for tag (the retry of a failed
 // InvalidateTags).
-func (c *Cache) newGeneration(ctx context.Context, tag string) error {
-	return c.call.store.Set(ctx, c.tagKey(tag), []byte(newGeneration()), tagTTL)
+func (tg *tagger) renew(ctx context.Context, tag string) error {
+	return tg.call.store.Set(ctx, tg.key(tag), []byte(newGeneration()), tagTTL)
 }
 
 func newGeneration() string { return hex.EncodeToString(token()[:8]) }
